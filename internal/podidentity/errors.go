@@ -25,6 +25,7 @@ const (
 	CodeThrottled           Code = "throttled"              // too many requests
 	CodeMissingAuth         Code = "missing_authentication" // no credentials in the request
 	CodeUnrecognizedClient  Code = "unrecognized_client"    // the access key is unknown
+	CodeIncompleteSignature Code = "incomplete_signature"   // the signature is malformed or lacks parts
 	CodeSignatureMismatch   Code = "signature_mismatch"     // the signature does not verify
 	CodeRequestExpired      Code = "request_expired"        // the signed request is too old or too new
 	CodeExpiredSessionToken Code = "expired_session_token"  // an AWS session token has expired
