@@ -12,6 +12,9 @@ import (
 // CodeLimitExceeded or CodeIdempotencyMismatch where those apply, and
 // CodeUnavailable when the database cannot be reached.
 type Store interface {
+	// Associations come back without AssociationARN: ARNs derive from the
+	// server's region and account, which the Service owns.
+	//
 	// CreateAssociation inserts a. When idem is non-nil and a create with
 	// the same scope and token was already recorded, it returns that
 	// association if the request hashes match, and a CodeIdempotencyMismatch
@@ -40,13 +43,15 @@ type Store interface {
 	// as it was.
 	DeleteAssociation(ctx context.Context, cluster, id string) (*Association, error)
 
-	// Tags returns the tags of any resource ARN (empty map when none).
-	Tags(ctx context.Context, arn string) (map[string]string, error)
+	// Tags returns the tags of a resource (empty map when none). Resources
+	// are named by key, not ARN: an association's key is its id (its tags
+	// are stored and deleted with it), a cluster's is "cluster/NAME".
+	Tags(ctx context.Context, resource string) (map[string]string, error)
 	// TagResource merges tags into the resource's tags. It fails with
-	// CodeLimitExceeded when the result would exceed maxTags.
-	TagResource(ctx context.Context, arn string, tags map[string]string, maxTags int) error
+	// CodeInvalidParameter when the result would exceed maxTags.
+	TagResource(ctx context.Context, resource string, tags map[string]string, maxTags int) error
 	// UntagResource removes the keys; absent keys are ignored.
-	UntagResource(ctx context.Context, arn string, keys []string) error
+	UntagResource(ctx context.Context, resource string, keys []string) error
 
 	// Setting returns a server setting; ok is false when it is unset.
 	Setting(ctx context.Context, key string) (value string, ok bool, err error)

@@ -1,0 +1,112 @@
+package awsproto
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	pi "github.com/podidentity/podidentity/internal/podidentity"
+)
+
+type sample struct {
+	Name  *string           `json:"name"`
+	Count int               `json:"count"`
+	Flag  *bool             `json:"flag"`
+	Tags  map[string]string `json:"tags"`
+}
+
+func TestDecodeJSON(t *testing.T) {
+	tests := []struct {
+		body string
+		code pi.Code // "" = success
+	}{
+		{``, ""},
+		{`  `, ""},
+		{`{}`, ""},
+		{`{"name":"x","count":3,"flag":true,"tags":{"a":"b"}}`, ""},
+		{`{"name":null}`, ""},
+		{`{"name":`, pi.CodeInvalidRequest},
+		{`[]`, pi.CodeInvalidRequest},
+		{`"str"`, pi.CodeInvalidRequest},
+		{`{"other":1}`, pi.CodeInvalidRequest},
+		{`{"name":1}`, pi.CodeInvalidParameter},
+		{`{"flag":"true"}`, pi.CodeInvalidParameter},
+		{`{"count":1e400}`, pi.CodeInvalidParameter},
+		{`{"count":1.5}`, pi.CodeInvalidParameter},
+		{`{"tags":{"a":1}}`, pi.CodeInvalidParameter},
+		{`{"name":"a","name":"b"}`, pi.CodeInvalidRequest},
+		{`{"tags":{"a":"1","a":"2"}}`, pi.CodeInvalidRequest},
+		{`{"tags":{"a":"1"},"tags":{}}`, pi.CodeInvalidRequest},
+		{`{} {}`, pi.CodeInvalidRequest},
+		{`{}x`, pi.CodeInvalidRequest},
+		{`{"tags":` + strings.Repeat(`[`, 20) + strings.Repeat(`]`, 20) + `}`, pi.CodeInvalidRequest},
+		{"{\"name\":\"\xff\"}", ""}, // invalid UTF-8 is replaced, as encoding/json does
+	}
+	for _, tc := range tests {
+		var v sample
+		err := DecodeJSON([]byte(tc.body), &v)
+		if tc.code == "" && err != nil {
+			t.Errorf("DecodeJSON(%.40q) = %v, want success", tc.body, err)
+		}
+		if tc.code != "" && pi.ErrorCode(err) != tc.code {
+			t.Errorf("DecodeJSON(%.40q) = %v, want code %s", tc.body, err, tc.code)
+		}
+	}
+}
+
+func TestErrorTableCoversEveryCode(t *testing.T) {
+	// Codes each service can produce must have a wire name of their own,
+	// not fall back to the internal error.
+	produced := map[Dialect][]pi.Code{
+		EKS:     {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeIdempotencyMismatch, pi.CodeNotFound, pi.CodeInUse, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeIncompleteSignature, pi.CodeUnrecognizedClient, pi.CodeSignatureMismatch, pi.CodeRequestExpired, pi.CodeUnknownOperation, pi.CodeThrottled},
+		EKSTags: {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeNotFound, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeSignatureMismatch},
+		EKSAuth: {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeInvalidToken, pi.CodeExpiredToken, pi.CodeAccessDenied, pi.CodeNotFound, pi.CodeThrottled, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeSignatureMismatch, pi.CodeUnrecognizedClient},
+		STS:     {pi.CodeMissingAuth, pi.CodeIncompleteSignature, pi.CodeUnrecognizedClient, pi.CodeInvalidSessionToken, pi.CodeSignatureMismatch, pi.CodeRequestExpired, pi.CodeExpiredSessionToken, pi.CodeUnknownOperation, pi.CodeAccessDenied, pi.CodeInternal},
+	}
+	for d, codes := range produced {
+		for _, c := range codes {
+			if _, ok := Lookup(d, c); !ok {
+				t.Errorf("dialect %d has no wire error for %s", d, c)
+			}
+		}
+		if we, _ := Lookup(d, "no-such-code"); we.Status != 500 {
+			t.Errorf("dialect %d: unknown codes map to %d, want 500", d, we.Status)
+		}
+	}
+	// What the eks-auth model says, to the letter.
+	for code, want := range map[pi.Code]WireError{
+		pi.CodeAccessDenied: {400, "AccessDeniedException"}, pi.CodeInvalidToken: {400, "InvalidTokenException"},
+		pi.CodeExpiredToken: {400, "ExpiredTokenException"}, pi.CodeThrottled: {429, "ThrottlingException"},
+		pi.CodeNotFound: {404, "ResourceNotFoundException"}, pi.CodeInternal: {500, "InternalServerException"},
+		pi.CodeUnavailable: {503, "ServiceUnavailableException"},
+	} {
+		if got, _ := Lookup(EKSAuth, code); got != want {
+			t.Errorf("eks-auth %s = %+v, want %+v", code, got, want)
+		}
+	}
+}
+
+func TestInternalErrorsHideCauses(t *testing.T) {
+	w := httptest.NewRecorder()
+	WriteRESTJSONError(w, EKS, pi.Internal(errSecret{}), "req-1")
+	body := w.Body.String()
+	if w.Code != 500 || w.Header().Get("X-Amzn-ErrorType") != "ServerException" || strings.Contains(body, "hunter2") || !strings.Contains(body, "req-1") {
+		t.Errorf("internal error rendered as %d %q %s", w.Code, w.Header().Get("X-Amzn-ErrorType"), body)
+	}
+}
+
+type errSecret struct{}
+
+func (errSecret) Error() string { return "db password hunter2 rejected" }
+
+func TestEpochSeconds(t *testing.T) {
+	b, _ := EpochSeconds(time.UnixMilli(1700000000123)).MarshalJSON()
+	if string(b) != "1700000000.123" {
+		t.Errorf("got %s", b)
+	}
+	b, _ = EpochSeconds(time.Unix(1700000000, 0)).MarshalJSON()
+	if string(b) != "1700000000" {
+		t.Errorf("got %s", b)
+	}
+}

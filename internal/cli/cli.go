@@ -1,0 +1,54 @@
+// Package cli implements the podidentity command line: one binary, several
+// subcommands. Run takes its arguments and output streams explicitly so
+// that tests drive it exactly as a user would.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
+var Version = ""
+
+const usage = `podidentity: a self-hosted, wire-compatible Amazon EKS Pod Identity.
+
+Usage:
+  podidentity server [--config FILE | --dev] [--listen ADDR]
+  podidentity version
+
+Run "podidentity COMMAND --help" for a command's flags.
+`
+
+// Run executes the command in args (without the program name) and returns
+// the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "server":
+		return runServer(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "podidentity", version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "podidentity: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/podidentity/podidentity/internal/config"
+	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/server"
+	"github.com/podidentity/podidentity/internal/store/sqlstore"
+)
+
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("podidentity server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "path of the YAML configuration file")
+	dev := fs.Bool("dev", false, "development mode: no config file, in-memory store, a demo cluster")
+	listen := fs.String("listen", "", "listen address, overriding the config's listen key")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "podidentity server: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var (
+		cfg *config.File
+		err error
+	)
+	switch {
+	case *dev && *configPath != "":
+		fmt.Fprintln(stderr, "podidentity server: --dev and --config are exclusive")
+		return 2
+	case *dev:
+		cfg = devConfig()
+	case *configPath != "":
+		cfg, err = config.Load(*configPath)
+	default:
+		cfg = &config.File{}
+		cfg.ApplyDefaults()
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "podidentity server: %v\n", err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	p, err := NewServerProgram(ctx, cfg, *dev, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "podidentity server: %v\n", err)
+		return 1
+	}
+	defer p.Close()
+	if err := p.Run(ctx, stdout); err != nil {
+		fmt.Fprintf(stderr, "podidentity server: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// devConfig is the zero-configuration development setup.
+func devConfig() *config.File {
+	f := &config.File{
+		Storage: "memory",
+		Clusters: []config.Cluster{{
+			Name:   "demo",
+			Issuer: "https://oidc.podidentity.local/demo",
+		}},
+		Log: config.Log{Format: "text"},
+	}
+	f.ApplyDefaults()
+	return f
+}
+
+// ServerProgram is a running podidentity server: its store, service and
+// listener. Tests start it on 127.0.0.1:0.
+type ServerProgram struct {
+	cfg   *config.File
+	log   *slog.Logger
+	store pi.Store
+	http  *http.Server
+	ln    net.Listener
+}
+
+// NewServerProgram opens the store, builds the service and binds the
+// listener, so that configuration and port errors surface before Run.
+func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io.Writer) (*ServerProgram, error) {
+	log := newLogger(cfg.Log, logOut)
+	store, err := sqlstore.Open(ctx, cfg.Storage)
+	if err != nil {
+		return nil, fmt.Errorf("opening storage: %w", err)
+	}
+	clusters := make([]pi.ClusterSpec, 0, len(cfg.Clusters))
+	for _, c := range cfg.Clusters {
+		endpoint := c.Endpoint
+		if endpoint == "" && c.TokenReview != nil {
+			endpoint = c.TokenReview.APIServer
+		}
+		clusters = append(clusters, pi.ClusterSpec{Name: c.Name, Issuer: c.Issuer, Endpoint: endpoint})
+	}
+	svc, err := pi.NewService(ctx, pi.ServiceConfig{
+		Store:            store,
+		Region:           cfg.Region,
+		AccountID:        cfg.AccountID,
+		Clusters:         clusters,
+		AssociationLimit: cfg.Limits.AssociationsPerCluster,
+		Logger:           log,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	handler := server.New(server.Config{Service: svc, Store: store, Logger: log})
+	p := &ServerProgram{
+		cfg:   cfg,
+		log:   log,
+		store: store,
+		ln:    ln,
+		http: &http.Server{
+			Handler: handler,
+			// Bounded reads defend against slow clients holding
+			// connections open; requests here are small and quick.
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+	}
+	if dev {
+		log.Warn("DEVELOPMENT MODE: in-memory store, demo cluster; do not use in production")
+	}
+	return p, nil
+}
+
+// Addr is the address the server listens on.
+func (p *ServerProgram) Addr() string { return p.ln.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (p *ServerProgram) Run(ctx context.Context, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "podidentity server listening on http://%s (region %s, account %s, storage %s)\n",
+		p.Addr(), p.cfg.Region, p.cfg.AccountID, storageLabel(p.cfg.Storage))
+	errc := make(chan error, 1)
+	go func() { errc <- p.http.Serve(p.ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p.log.Info("shutting down")
+	return p.http.Shutdown(shutdownCtx)
+}
+
+// Close releases the store and the listener.
+func (p *ServerProgram) Close() error {
+	p.http.Close()
+	return p.store.Close()
+}
+
+// storageLabel hides a password a storage URL may carry.
+func storageLabel(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}
+
+func newLogger(c config.Log, out io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(out, opts))
+	}
+	return slog.New(slog.NewJSONHandler(out, opts))
+}

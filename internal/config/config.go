@@ -1,0 +1,179 @@
+// Package config is the file format of `podidentity server --config`: YAML
+// parsed strictly (an unknown key is an error that names it), defaults
+// applied, and Validate reporting every problem at once. It knows nothing
+// of how components use the values; the command turns a File into each
+// component's own runtime configuration.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// File is the server's configuration file.
+type File struct {
+	Listen      string      `yaml:"listen"`
+	Region      string      `yaml:"region"`
+	AccountID   string      `yaml:"accountId"`
+	Storage     string      `yaml:"storage"`
+	Clusters    []Cluster   `yaml:"clusters"`
+	Credentials Credentials `yaml:"credentials"`
+	Auth        Auth        `yaml:"auth"`
+	Limits      Limits      `yaml:"limits"`
+	Log         Log         `yaml:"log"`
+}
+
+// Cluster declares a Kubernetes cluster and where its token keys come from.
+type Cluster struct {
+	Name        string       `yaml:"name"`
+	Issuer      string       `yaml:"issuer"`
+	JWKSFile    string       `yaml:"jwksFile"`
+	JWKSURL     string       `yaml:"jwksURL"`
+	Discovery   bool         `yaml:"discovery"`
+	CAFile      string       `yaml:"caFile"`
+	Endpoint    string       `yaml:"endpoint"`
+	TokenReview *TokenReview `yaml:"tokenReview"`
+}
+
+// TokenReview asks the cluster's API server to confirm each token.
+type TokenReview struct {
+	APIServer string `yaml:"apiServer"`
+	CAFile    string `yaml:"caFile"`
+	TokenFile string `yaml:"tokenFile"`
+}
+
+// Credentials selects and configures the credential backend.
+type Credentials struct {
+	Backend                string        `yaml:"backend"`
+	SealingKeys            []SealingKey  `yaml:"sealingKeys"`
+	SessionDuration        time.Duration `yaml:"sessionDuration"`
+	ChainedSessionDuration time.Duration `yaml:"chainedSessionDuration"`
+}
+
+// SealingKey is a key that seals local session tokens.
+type SealingKey struct {
+	ID      string `yaml:"id"`
+	Key     string `yaml:"key"`
+	KeyFile string `yaml:"keyFile"`
+}
+
+// Auth lists who may call the APIs.
+type Auth struct {
+	Principals []Principal `yaml:"principals"`
+}
+
+// Principal is an API caller with a long-term access key.
+type Principal struct {
+	ARN                 string   `yaml:"arn"`
+	AccessKeyID         string   `yaml:"accessKeyId"`
+	SecretAccessKey     string   `yaml:"secretAccessKey"`
+	SecretAccessKeyFile string   `yaml:"secretAccessKeyFile"`
+	SecretAccessKeyEnv  string   `yaml:"secretAccessKeyEnv"`
+	Actions             []string `yaml:"actions"`
+	Clusters            []string `yaml:"clusters"`
+}
+
+// Limits are quotas.
+type Limits struct {
+	AssociationsPerCluster int `yaml:"associationsPerCluster"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json, text
+}
+
+// Defaults.
+const (
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultRegion    = "us-west-2"
+	DefaultAccountID = "123456789012"
+	DefaultStorage   = "sqlite://podidentity.db"
+)
+
+// Load reads, parses, defaults and validates a configuration file.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	f, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Parse parses YAML strictly, applies defaults and validates.
+func Parse(b []byte) (*File, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, errEOF(err)) {
+		return nil, yamlError(err)
+	}
+	f.ApplyDefaults()
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// errEOF treats an empty document as an empty configuration.
+func errEOF(err error) error {
+	if err != nil && err.Error() == "EOF" {
+		return err
+	}
+	return nil
+}
+
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+
+// yamlError rewrites yaml.v3's Go-flavoured messages in the file's terms.
+func yamlError(err error) error {
+	msg := unknownField.ReplaceAllString(err.Error(), `line $1: unknown key "$2"`)
+	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
+	return errors.New(msg)
+}
+
+// ApplyDefaults fills in what the file leaves out.
+func (f *File) ApplyDefaults() {
+	if f.Listen == "" {
+		f.Listen = DefaultListen
+	}
+	if f.Region == "" {
+		f.Region = DefaultRegion
+	}
+	if f.AccountID == "" {
+		f.AccountID = DefaultAccountID
+	}
+	if f.Storage == "" {
+		f.Storage = DefaultStorage
+	}
+	if f.Credentials.Backend == "" {
+		f.Credentials.Backend = "local"
+	}
+	if f.Credentials.SessionDuration == 0 {
+		f.Credentials.SessionDuration = 6 * time.Hour
+	}
+	if f.Credentials.ChainedSessionDuration == 0 {
+		f.Credentials.ChainedSessionDuration = time.Hour
+	}
+	if f.Limits.AssociationsPerCluster == 0 {
+		f.Limits.AssociationsPerCluster = 5000
+	}
+	if f.Log.Level == "" {
+		f.Log.Level = "info"
+	}
+	if f.Log.Format == "" {
+		f.Log.Format = "json"
+	}
+}

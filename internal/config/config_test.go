@@ -1,0 +1,140 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDefaults(t *testing.T) {
+	f, err := Parse([]byte(`
+clusters:
+  - name: demo
+    issuer: https://issuer.example
+    discovery: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Listen != DefaultListen || f.Region != DefaultRegion || f.AccountID != DefaultAccountID || f.Storage != DefaultStorage {
+		t.Errorf("defaults not applied: %+v", f)
+	}
+	if f.Credentials.Backend != "local" || f.Credentials.SessionDuration != 6*time.Hour || f.Credentials.ChainedSessionDuration != time.Hour {
+		t.Errorf("credential defaults: %+v", f.Credentials)
+	}
+	if f.Limits.AssociationsPerCluster != 5000 {
+		t.Errorf("limit default = %d", f.Limits.AssociationsPerCluster)
+	}
+}
+
+func TestParseEmpty(t *testing.T) {
+	if _, err := Parse(nil); err != nil {
+		t.Fatalf("an empty file is a valid, default configuration: %v", err)
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	f, err := Parse([]byte(`
+listen: 0.0.0.0:8443
+region: eu-central-1
+accountId: "000011112222"
+storage: sqlite:///var/lib/podidentity/db.sqlite
+clusters:
+  - name: prod
+    issuer: https://k8s.example.com
+    jwksURL: https://k8s.example.com/openid/v1/jwks
+    caFile: /etc/ca.pem
+    tokenReview:
+      apiServer: https://k8s.example.com:6443
+      tokenFile: /var/run/secrets/token
+credentials:
+  backend: local
+  sealingKeys:
+    - id: k1
+      keyFile: /etc/podidentity/k1
+  sessionDuration: 2h
+auth:
+  principals:
+    - arn: arn:aws:iam::000011112222:user/admin
+      accessKeyId: AKIAADMIN0000000
+      secretAccessKeyEnv: ADMIN_SECRET
+      actions: ["eks:*"]
+      clusters: ["*"]
+limits:
+  associationsPerCluster: 1000
+log:
+  level: debug
+  format: text
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.AccountID != "000011112222" || f.Clusters[0].TokenReview.APIServer != "https://k8s.example.com:6443" ||
+		f.Credentials.SessionDuration != 2*time.Hour || f.Auth.Principals[0].Actions[0] != "eks:*" || f.Limits.AssociationsPerCluster != 1000 {
+		t.Errorf("parsed %+v", f)
+	}
+}
+
+func TestUnknownKeyIsNamed(t *testing.T) {
+	_, err := Parse([]byte("clusters:\n  - name: demo\n    issuer: https://x\n    discovery: true\n    jwks_file: /x\n"))
+	if err == nil || !strings.Contains(err.Error(), `unknown key "jwks_file"`) || !strings.Contains(err.Error(), "line 5") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEveryProblemReported(t *testing.T) {
+	_, err := Parse([]byte(`
+listen: nowhere
+region: Mars
+accountId: "12"
+storage: mysql://x
+clusters:
+  - name: -bad
+    issuer: ftp://x
+  - name: -bad
+    issuer: https://x
+    jwksFile: a
+    discovery: true
+credentials:
+  backend: magic
+  sealingKeys: [{id: k}, {id: k, key: a, keyFile: b}]
+  sessionDuration: 1m
+auth:
+  principals:
+    - arn: bob
+      accessKeyId: short
+      actions: []
+limits:
+  associationsPerCluster: -1
+log:
+  level: loud
+  format: xml
+`))
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, key := range []string{"listen:", "region:", "accountId:", "storage:", "clusters[0].name:", "clusters[0].issuer:",
+		"clusters[0]: set exactly one", "clusters[1]: set exactly one", "clusters[1].name: cluster \"-bad\" is declared more than once",
+		"credentials.backend:", "credentials.sealingKeys[0]: set exactly one", "credentials.sealingKeys[1].id:", "credentials.sessionDuration:",
+		"auth.principals[0].arn:", "auth.principals[0].accessKeyId:", "auth.principals[0]: set exactly one", "auth.principals[0].actions:",
+		"limits.associationsPerCluster:", "log.level:", "log.format:"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("problem %q not reported in:\n%v", key, err)
+		}
+	}
+}
+
+func TestSecretsNotEchoed(t *testing.T) {
+	_, err := Parse([]byte(`
+auth:
+  principals:
+    - arn: arn:aws:iam::123456789012:user/x
+      accessKeyId: AKIA0000000000000000
+      secretAccessKey: SUPERSECRETVALUE
+      secretAccessKeyFile: /x
+      actions: ["eks:*"]
+`))
+	if err == nil || strings.Contains(err.Error(), "SUPERSECRETVALUE") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,158 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var (
+	accountPattern     = regexp.MustCompile(`^\d{12}$`)
+	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
+	accessKeyPattern   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+)
+
+// Validate reports every problem in the file at once, each naming its key.
+func (f *File) Validate() error {
+	var p problems
+	if _, _, err := net.SplitHostPort(f.Listen); err != nil {
+		p.add("listen", "%q is not host:port", f.Listen)
+	}
+	if !regionPattern.MatchString(f.Region) {
+		p.add("region", "%q is not an AWS region name such as us-west-2", f.Region)
+	}
+	if !accountPattern.MatchString(f.AccountID) {
+		p.add("accountId", "%q must be 12 digits (quote it in YAML so leading zeros survive)", f.AccountID)
+	}
+	if f.Storage != "memory" && !strings.HasPrefix(f.Storage, "sqlite://") && !strings.HasPrefix(f.Storage, "postgres://") && !strings.HasPrefix(f.Storage, "postgresql://") {
+		p.add("storage", "%q must be sqlite:///abs/path.db, sqlite://relative.db, postgres://... or memory", f.Storage)
+	} else if f.Storage == "sqlite://" {
+		p.add("storage", "names no database file")
+	}
+	seen := map[string]bool{}
+	for i, c := range f.Clusters {
+		c.validate(fmt.Sprintf("clusters[%d]", i), &p)
+		if seen[c.Name] {
+			p.add(fmt.Sprintf("clusters[%d].name", i), "cluster %q is declared more than once", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	f.Credentials.validate(&p)
+	for i, pr := range f.Auth.Principals {
+		pr.validate(fmt.Sprintf("auth.principals[%d]", i), &p)
+	}
+	if f.Limits.AssociationsPerCluster < 1 {
+		p.add("limits.associationsPerCluster", "must be at least 1")
+	}
+	switch f.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("log.level", "%q must be debug, info, warn or error", f.Log.Level)
+	}
+	switch f.Log.Format {
+	case "json", "text":
+	default:
+		p.add("log.format", "%q must be json or text", f.Log.Format)
+	}
+	return p.err()
+}
+
+func (c Cluster) validate(key string, p *problems) {
+	if !clusterNamePattern.MatchString(c.Name) {
+		p.add(key+".name", "%q is not a valid EKS cluster name (letters, digits, '-' and '_', starting with a letter or digit, at most 100)", c.Name)
+	}
+	if u, err := url.Parse(c.Issuer); c.Issuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p.add(key+".issuer", "%q must be the cluster's service-account issuer URL (https://...)", c.Issuer)
+	}
+	sources := 0
+	if c.JWKSFile != "" {
+		sources++
+	}
+	if c.JWKSURL != "" {
+		sources++
+		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+			p.add(key+".jwksURL", "%q is not an http(s) URL", c.JWKSURL)
+		}
+	}
+	if c.Discovery {
+		sources++
+	}
+	if sources != 1 {
+		p.add(key, "set exactly one of jwksFile, jwksURL or discovery: true")
+	}
+	if c.TokenReview != nil {
+		if u, err := url.Parse(c.TokenReview.APIServer); err != nil || u.Scheme != "https" || u.Host == "" {
+			p.add(key+".tokenReview.apiServer", "%q must be the cluster's https API server URL", c.TokenReview.APIServer)
+		}
+		if c.TokenReview.TokenFile == "" {
+			p.add(key+".tokenReview.tokenFile", "is required: a service-account token allowed to create TokenReviews")
+		}
+	}
+}
+
+func (c Credentials) validate(p *problems) {
+	switch c.Backend {
+	case "local", "sts":
+	default:
+		p.add("credentials.backend", "%q must be local or sts", c.Backend)
+	}
+	ids := map[string]bool{}
+	for i, k := range c.SealingKeys {
+		key := fmt.Sprintf("credentials.sealingKeys[%d]", i)
+		if k.ID == "" {
+			p.add(key+".id", "is required")
+		} else if ids[k.ID] {
+			p.add(key+".id", "%q is used twice", k.ID)
+		}
+		ids[k.ID] = true
+		if (k.Key == "") == (k.KeyFile == "") {
+			p.add(key, "set exactly one of key or keyFile")
+		}
+	}
+	if c.SessionDuration < 15*time.Minute || c.SessionDuration > 12*time.Hour {
+		p.add("credentials.sessionDuration", "%s must be between 15m and 12h", c.SessionDuration)
+	}
+	if c.ChainedSessionDuration < 15*time.Minute || c.ChainedSessionDuration > time.Hour {
+		p.add("credentials.chainedSessionDuration", "%s must be between 15m and 1h (AWS caps role chaining at 1h)", c.ChainedSessionDuration)
+	}
+}
+
+func (pr Principal) validate(key string, p *problems) {
+	if !strings.HasPrefix(pr.ARN, "arn:") {
+		p.add(key+".arn", "%q is not an ARN", pr.ARN)
+	}
+	if !accessKeyPattern.MatchString(pr.AccessKeyID) {
+		p.add(key+".accessKeyId", "must be 16 or more uppercase letters and digits")
+	}
+	n := 0
+	for _, s := range []string{pr.SecretAccessKey, pr.SecretAccessKeyFile, pr.SecretAccessKeyEnv} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		p.add(key, "set exactly one of secretAccessKey, secretAccessKeyFile or secretAccessKeyEnv")
+	}
+	if len(pr.Actions) == 0 {
+		p.add(key+".actions", "list the actions the principal may call, e.g. eks:*")
+	}
+}
+
+// problems collects validation failures so they are reported together.
+type problems []string
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New("invalid configuration:\n  " + strings.Join(p, "\n  "))
+}

@@ -1,0 +1,88 @@
+package podidentity
+
+import (
+	"context"
+	"regexp"
+)
+
+// Tagged resources are the configured clusters and the associations, named
+// by ARN exactly as EKS names them.
+var (
+	clusterARNPattern     = regexp.MustCompile(`^arn:([a-z-]+):eks:([a-z0-9-]+):(\d{12}):cluster/([0-9A-Za-z][A-Za-z0-9\-_]*)$`)
+	associationARNPattern = regexp.MustCompile(`^arn:([a-z-]+):eks:([a-z0-9-]+):(\d{12}):podidentityassociation/([0-9A-Za-z][A-Za-z0-9\-_]*)/(a-[a-z0-9]{17})$`)
+)
+
+// resolveTaggable checks that arn names an existing resource of this server
+// and returns the key its tags are stored under.
+func (s *Service) resolveTaggable(ctx context.Context, arn string) (string, error) {
+	if m := clusterARNPattern.FindStringSubmatch(arn); m != nil {
+		if m[1] != s.partition || m[2] != s.region || m[3] != s.accountID {
+			return "", s.foreignResource(arn)
+		}
+		if _, err := s.Cluster(m[4]); err != nil {
+			return "", err
+		}
+		return clusterTagKey(m[4]), nil
+	}
+	if m := associationARNPattern.FindStringSubmatch(arn); m != nil {
+		if m[1] != s.partition || m[2] != s.region || m[3] != s.accountID {
+			return "", s.foreignResource(arn)
+		}
+		if _, err := s.DescribeAssociation(ctx, m[4], m[5]); err != nil {
+			return "", err
+		}
+		return m[5], nil
+	}
+	return "", Errorf(CodeInvalidParameter, "%q is not the ARN of an EKS cluster or pod identity association", clip(arn))
+}
+
+// clusterTagKey is the store key of a cluster's tags.
+func clusterTagKey(name string) string { return "cluster/" + name }
+
+func (s *Service) foreignResource(arn string) error {
+	return Errorf(CodeNotFound, "Resource %s does not belong to region %s and account %s.", clip(arn), s.region, s.accountID)
+}
+
+// ListTags returns the tags of a cluster or association.
+func (s *Service) ListTags(ctx context.Context, arn string) (map[string]string, error) {
+	key, err := s.resolveTaggable(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Tags(ctx, key)
+}
+
+// TagResource adds or overwrites tags on a cluster or association.
+func (s *Service) TagResource(ctx context.Context, arn string, tags map[string]string) error {
+	if len(tags) == 0 {
+		return Errorf(CodeInvalidParameter, "tags must contain at least one tag")
+	}
+	if err := ValidateTags(tags); err != nil {
+		return err
+	}
+	key, err := s.resolveTaggable(ctx, arn)
+	if err != nil {
+		return err
+	}
+	return s.store.TagResource(ctx, key, tags, MaxTagsPerResource)
+}
+
+// UntagResource removes tag keys from a cluster or association.
+func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) error {
+	if len(keys) == 0 {
+		return Errorf(CodeInvalidParameter, "tagKeys must contain at least one key")
+	}
+	if len(keys) > MaxTagsPerResource {
+		return Errorf(CodeInvalidParameter, "at most %d tag keys can be removed at once", MaxTagsPerResource)
+	}
+	for _, k := range keys {
+		if err := validateTagKey(k); err != nil {
+			return err
+		}
+	}
+	key, err := s.resolveTaggable(ctx, arn)
+	if err != nil {
+		return err
+	}
+	return s.store.UntagResource(ctx, key, keys)
+}

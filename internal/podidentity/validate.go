@@ -1,0 +1,135 @@
+package podidentity
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Limits that EKS enforces on association and tag parameters.
+const (
+	MaxPolicyLength     = 2048
+	MaxTagsPerResource  = 50
+	MaxTagKeyLength     = 128
+	MaxTagValueLength   = 256
+	maxClientToken      = 128
+	maxNamespaceLength  = 63  // a DNS-1123 label
+	maxServiceAcctLen   = 253 // a DNS-1123 subdomain
+	maxClusterNameLen   = 100
+	defaultListPageSize = 100
+	maxListPageSize     = 100
+)
+
+var (
+	// Kubernetes names: namespaces are DNS-1123 labels, service accounts
+	// DNS-1123 subdomains.
+	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	// clusterNamePattern is the EKS cluster name pattern.
+	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]*$`)
+	// roleARNPattern: arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, with
+	// IAM's character sets for paths and role names.
+	roleARNPattern       = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::(\d{12}):role/((?:[\x21-\x7e]+/)*)([\w+=,.@-]{1,64})$`)
+	associationIDPattern = regexp.MustCompile(`^a-[a-z0-9]{17}$`)
+)
+
+// ValidClusterName reports whether name is a legal EKS cluster name.
+func ValidClusterName(name string) bool {
+	return len(name) >= 1 && len(name) <= maxClusterNameLen && clusterNamePattern.MatchString(name)
+}
+
+// ValidAssociationID reports whether id has the form a- + 17 lowercase
+// alphanumerics.
+func ValidAssociationID(id string) bool { return associationIDPattern.MatchString(id) }
+
+// RoleARN is a parsed IAM role ARN.
+type RoleARN struct {
+	Partition string
+	AccountID string
+	Path      string // "/" or "/a/b/"
+	Name      string
+}
+
+// ParseRoleARN parses an IAM role ARN; field names the parameter for the
+// error message.
+func ParseRoleARN(field, arn string) (RoleARN, error) {
+	m := roleARNPattern.FindStringSubmatch(arn)
+	if m == nil || len(arn) > 2048 {
+		return RoleARN{}, Errorf(CodeInvalidParameter, "%s %q is not a valid IAM role ARN (expected arn:aws:iam::123456789012:role/NAME)", field, clip(arn))
+	}
+	return RoleARN{Partition: m[1], AccountID: m[2], Path: "/" + m[3], Name: m[4]}, nil
+}
+
+func validateNamespace(ns string) error {
+	if ns == "" {
+		return Errorf(CodeInvalidParameter, "namespace must not be empty")
+	}
+	if len(ns) > maxNamespaceLength || !dns1123Label.MatchString(ns) {
+		return Errorf(CodeInvalidParameter, "namespace %q is not a valid Kubernetes namespace name (a DNS-1123 label of at most 63 lowercase alphanumerics or '-')", clip(ns))
+	}
+	return nil
+}
+
+func validateServiceAccount(sa string) error {
+	if sa == "" {
+		return Errorf(CodeInvalidParameter, "serviceAccount must not be empty")
+	}
+	if len(sa) > maxServiceAcctLen || !dns1123Subdomain.MatchString(sa) {
+		return Errorf(CodeInvalidParameter, "serviceAccount %q is not a valid Kubernetes service account name (a DNS-1123 subdomain of at most 253 characters)", clip(sa))
+	}
+	return nil
+}
+
+func validatePolicy(policy string) error {
+	if len(policy) > MaxPolicyLength {
+		return Errorf(CodeInvalidParameter, "policy is %d characters long; the maximum is %d", len(policy), MaxPolicyLength)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(policy), &doc); err != nil {
+		return Errorf(CodeInvalidParameter, "policy is not a valid JSON policy document")
+	}
+	return nil
+}
+
+func validateClientToken(token string) error {
+	if len(token) > maxClientToken {
+		return Errorf(CodeInvalidParameter, "clientRequestToken is longer than %d characters", maxClientToken)
+	}
+	return nil
+}
+
+// ValidateTags checks a tag map against EKS's limits.
+func ValidateTags(tags map[string]string) error {
+	if len(tags) > MaxTagsPerResource {
+		return Errorf(CodeInvalidParameter, "a resource can have at most %d tags; %d were given", MaxTagsPerResource, len(tags))
+	}
+	for k, v := range tags {
+		if err := validateTagKey(k); err != nil {
+			return err
+		}
+		if len(v) > MaxTagValueLength {
+			return Errorf(CodeInvalidParameter, "the value of tag %q is longer than %d characters", clip(k), MaxTagValueLength)
+		}
+	}
+	return nil
+}
+
+func validateTagKey(k string) error {
+	if k == "" || len(k) > MaxTagKeyLength {
+		return Errorf(CodeInvalidParameter, "tag keys must be 1 to %d characters long", MaxTagKeyLength)
+	}
+	if strings.HasPrefix(strings.ToLower(k), "aws:") {
+		return Errorf(CodeInvalidParameter, "tag key %q uses the reserved prefix aws:", clip(k))
+	}
+	return nil
+}
+
+// clip shortens user input quoted back in error messages.
+func clip(s string) string {
+	const max = 128
+	if len(s) <= max {
+		return s
+	}
+	return fmt.Sprintf("%s...", s[:max])
+}

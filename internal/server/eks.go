@@ -1,0 +1,231 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/podidentity/podidentity/internal/awsproto"
+	pi "github.com/podidentity/podidentity/internal/podidentity"
+)
+
+func (s *Server) eksRoutes() {
+	const assoc = "/clusters/{name}/pod-identity-associations"
+	s.mux.Handle("POST "+assoc, s.operation("CreatePodIdentityAssociation", awsproto.EKS, s.createAssociation))
+	s.mux.Handle("GET "+assoc, s.operation("ListPodIdentityAssociations", awsproto.EKS, s.listAssociations))
+	s.mux.Handle("GET "+assoc+"/{associationId}", s.operation("DescribePodIdentityAssociation", awsproto.EKS, s.describeAssociation))
+	s.mux.Handle("POST "+assoc+"/{associationId}", s.operation("UpdatePodIdentityAssociation", awsproto.EKS, s.updateAssociation))
+	s.mux.Handle("DELETE "+assoc+"/{associationId}", s.operation("DeletePodIdentityAssociation", awsproto.EKS, s.deleteAssociation))
+	s.mux.Handle("GET /clusters", s.operation("ListClusters", awsproto.EKS, s.listClusters))
+	s.mux.Handle("GET /clusters/{name}", s.operation("DescribeCluster", awsproto.EKS, s.describeCluster))
+	// ARNs contain '/': the SDKs escape it, but accept it raw too.
+	s.mux.Handle("POST /tags/{resourceArn...}", s.operation("TagResource", awsproto.EKSTags, s.tagResource))
+	s.mux.Handle("DELETE /tags/{resourceArn...}", s.operation("UntagResource", awsproto.EKSTags, s.untagResource))
+	s.mux.Handle("GET /tags/{resourceArn...}", s.operation("ListTagsForResource", awsproto.EKSTags, s.listTags))
+}
+
+// decodeBody reads and strictly decodes a JSON request body.
+func decodeBody(r *http.Request, v any) error {
+	body, err := awsproto.ReadBody(r, maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	return awsproto.DecodeJSON(body, v)
+}
+
+func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error {
+	var req createAssociationRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Namespace == nil:
+		return errMissing("namespace")
+	case req.ServiceAccount == nil:
+		return errMissing("serviceAccount")
+	case req.RoleARN == nil:
+		return errMissing("roleArn")
+	}
+	a, err := s.svc.CreateAssociation(r.Context(), pi.CreateAssociationInput{
+		ClusterName:        r.PathValue("name"),
+		Namespace:          *req.Namespace,
+		ServiceAccount:     *req.ServiceAccount,
+		RoleARN:            *req.RoleARN,
+		TargetRoleARN:      req.TargetRoleARN,
+		DisableSessionTags: req.DisableSessionTags,
+		Policy:             req.Policy,
+		Tags:               req.Tags,
+		ClientRequestToken: req.ClientRequestToken,
+	})
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, associationResponse{Association: wireAssociation(a)})
+	return nil
+}
+
+func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.svc.DescribeAssociation(r.Context(), r.PathValue("name"), r.PathValue("associationId"))
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, associationResponse{Association: wireAssociation(a)})
+	return nil
+}
+
+func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request) error {
+	var req updateAssociationRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	a, err := s.svc.UpdateAssociation(r.Context(), pi.UpdateAssociationInput{
+		ClusterName:        r.PathValue("name"),
+		AssociationID:      r.PathValue("associationId"),
+		RoleARN:            req.RoleARN,
+		TargetRoleARN:      req.TargetRoleARN,
+		DisableSessionTags: req.DisableSessionTags,
+		Policy:             req.Policy,
+		ClientRequestToken: req.ClientRequestToken,
+	})
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, associationResponse{Association: wireAssociation(a)})
+	return nil
+}
+
+func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.svc.DeleteAssociation(r.Context(), r.PathValue("name"), r.PathValue("associationId"))
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, associationResponse{Association: wireAssociation(a)})
+	return nil
+}
+
+func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request) error {
+	q, err := singleValued(r.URL.Query(), "namespace", "serviceAccount", "maxResults", "nextToken")
+	if err != nil {
+		return err
+	}
+	maxResults, err := parseMaxResults(q)
+	if err != nil {
+		return err
+	}
+	out, err := s.svc.ListAssociations(r.Context(), pi.ListAssociationsInput{
+		ClusterName:    r.PathValue("name"),
+		Namespace:      q.Get("namespace"),
+		ServiceAccount: q.Get("serviceAccount"),
+		MaxResults:     maxResults,
+		NextToken:      q.Get("nextToken"),
+	})
+	if err != nil {
+		return err
+	}
+	resp := listAssociationsResponse{Associations: []podIdentityAssociationSummary{}, NextToken: out.NextToken}
+	for _, a := range out.Associations {
+		resp.Associations = append(resp.Associations, podIdentityAssociationSummary{
+			ClusterName:    a.ClusterName,
+			Namespace:      a.Namespace,
+			ServiceAccount: a.ServiceAccount,
+			AssociationARN: a.AssociationARN,
+			AssociationID:  a.AssociationID,
+			OwnerARN:       a.OwnerARN,
+		})
+	}
+	awsproto.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
+	q, err := singleValued(r.URL.Query(), "maxResults", "nextToken")
+	if err != nil {
+		return err
+	}
+	maxResults, err := parseMaxResults(q)
+	if err != nil {
+		return err
+	}
+	names, next, err := s.svc.ListClusters(maxResults, q.Get("nextToken"))
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, listClustersResponse{Clusters: names, NextToken: next})
+	return nil
+}
+
+func (s *Server) describeCluster(w http.ResponseWriter, r *http.Request) error {
+	c, tags, err := s.svc.ClusterWithTags(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, describeClusterResponse{Cluster: wireCluster{
+		Name:      c.Name,
+		ARN:       c.ARN,
+		CreatedAt: awsproto.EpochSeconds(c.CreatedAt),
+		Endpoint:  c.Endpoint,
+		Identity:  clusterIdentity{OIDC: clusterOIDC{Issuer: c.Issuer}},
+		Status:    "ACTIVE",
+		Tags:      tags,
+	}})
+	return nil
+}
+
+func (s *Server) tagResource(w http.ResponseWriter, r *http.Request) error {
+	var req tagResourceRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.Tags == nil {
+		return errMissing("tags")
+	}
+	if err := s.svc.TagResource(r.Context(), r.PathValue("resourceArn"), req.Tags); err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+func (s *Server) untagResource(w http.ResponseWriter, r *http.Request) error {
+	keys := r.URL.Query()["tagKeys"]
+	if len(keys) == 0 {
+		return errMissing("tagKeys")
+	}
+	if err := s.svc.UntagResource(r.Context(), r.PathValue("resourceArn"), keys); err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
+	tags, err := s.svc.ListTags(r.Context(), r.PathValue("resourceArn"))
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, listTagsResponse{Tags: tags})
+	return nil
+}
+
+// singleValued refuses query parameters given more than once: two values
+// for one member would leave it to chance which one counts.
+func singleValued(q url.Values, names ...string) (url.Values, error) {
+	for _, n := range names {
+		if len(q[n]) > 1 {
+			return nil, pi.Errorf(pi.CodeInvalidParameter, "Query parameter %s is given %d times; give it once.", n, len(q[n]))
+		}
+	}
+	return q, nil
+}
+
+func parseMaxResults(q url.Values) (int, error) {
+	v := q.Get("maxResults")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100 {
+		return 0, pi.Errorf(pi.CodeInvalidParameter, "maxResults must be an integer between 1 and 100.")
+	}
+	return n, nil
+}

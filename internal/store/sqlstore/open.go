@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/podidentity/podidentity/internal/podidentity"
+)
+
+// DB is a podidentity.Store on a SQL database.
+type DB struct {
+	db     *sql.DB
+	flavor flavor
+}
+
+var _ podidentity.Store = (*DB)(nil)
+
+// Open opens the store a storage URL names and brings its schema up to date:
+//
+//	sqlite:///abs/path.db   SQLite file at an absolute path
+//	sqlite://relative.db    SQLite file relative to the working directory
+//	memory                  SQLite in memory, gone when the process exits
+func Open(ctx context.Context, storage string) (*DB, error) {
+	switch {
+	case storage == "memory":
+		return openSQLite(ctx, "", true)
+	case strings.HasPrefix(storage, "sqlite://"):
+		path := strings.TrimPrefix(storage, "sqlite://")
+		if path == "" {
+			return nil, fmt.Errorf("storage %q names no file", storage)
+		}
+		return openSQLite(ctx, path, false)
+	}
+	return nil, fmt.Errorf("storage %q is not supported (use sqlite:///abs/path.db, sqlite://relative.db or memory)", storage)
+}
+
+func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
+	// WAL lets readers run beside the writer; synchronous=FULL makes every
+	// acknowledged commit survive a crash or power loss; busy_timeout makes
+	// writers queue instead of failing; _txlock=immediate takes the write
+	// lock at BEGIN, so read-then-write transactions (uniqueness and quota
+	// checks) cannot interleave.
+	params := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	var dsn string
+	if memory {
+		dsn = "file::memory:?" + params
+	} else {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("resolving sqlite path %q: %w", path, err)
+		}
+		dsn = "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + params +
+			"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	}
+	sqlDB, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	if memory {
+		// Every connection to :memory: is a separate database: keep
+		// exactly one, and never let it be closed for idleness.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		sqlDB.SetConnMaxIdleTime(0)
+		sqlDB.SetConnMaxLifetime(0)
+	} else {
+		sqlDB.SetMaxOpenConns(8)
+		sqlDB.SetMaxIdleConns(8)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	d := &DB{db: sqlDB, flavor: sqliteFlavor}
+	if err := d.migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Ping reports whether the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.db.PingContext(ctx); err != nil {
+		return podidentity.Unavailable(err)
+	}
+	var one int
+	if err := d.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return podidentity.Unavailable(err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// classify turns a database error into a domain error: transient failures
+// are retryable, anything else is internal.
+func (d *DB) classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*podidentity.Error); ok {
+		return err
+	}
+	wrapped := fmt.Errorf("%s: %w", op, err)
+	if d.flavor.transient(err) || err == sql.ErrConnDone || err == context.DeadlineExceeded {
+		return podidentity.Unavailable(wrapped)
+	}
+	return podidentity.Internal(wrapped)
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (d *DB) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return d.classify(op+": begin", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return d.classify(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return d.classify(op+": commit", err)
+	}
+	return nil
+}

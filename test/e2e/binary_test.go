@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the podidentity binary built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "podidentity-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "podidentity")
+	build := exec.Command("go", "build", "-o", binary, "github.com/podidentity/podidentity/cmd/podidentity")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building podidentity:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running podidentity server process.
+type server struct {
+	URL  string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// startServer runs `podidentity server` with args plus --listen on a free
+// loopback port, and waits until it says where it listens.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, logs: logs, done: make(chan struct{})}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				urlc <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { cmd.Wait(); close(s.done) }()
+	select {
+	case s.URL = <-urlc:
+	case <-s.done:
+		t.Fatalf("server exited before listening:\n%s", logs.String())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("server did not start within 30s:\n%s", logs.String())
+	}
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() {
+			t.Logf("server logs:\n%s", logs.String())
+		}
+	})
+	return s
+}
+
+// stop ends the server gracefully (SIGTERM) and waits for it.
+func (s *server) stop(t *testing.T) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+		t.Errorf("server ignored SIGTERM for 15s")
+	}
+}
+
+// kill ends the server with SIGKILL, as a crash would.
+func (s *server) kill() {
+	s.cmd.Process.Kill()
+	<-s.done
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// writeConfig writes a server config into a temp dir and returns its path.
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// basicConfig declares two clusters on a SQLite file in dir.
+func basicConfig(t *testing.T, dir string) string {
+	jwks := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(jwks, []byte(`{"keys":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return writeConfig(t, dir, fmt.Sprintf(`
+region: us-west-2
+accountId: "111122223333"
+storage: sqlite://%s
+clusters:
+  - name: demo
+    issuer: https://issuer.example/demo
+    jwksFile: %s
+  - name: other
+    issuer: https://issuer.example/other
+    jwksFile: %s
+log:
+  format: json
+`, filepath.Join(dir, "podidentity.db"), jwks, jwks))
+}
+
+// awsEnv is the environment of an AWS client talking to our server: fixed
+// credentials and region, and no user configuration leaking in.
+func awsEnv() []string {
+	env := []string{
+		"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
+		"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		"AWS_DEFAULT_REGION=us-west-2",
+		"AWS_REGION=us-west-2",
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"NO_PROXY=127.0.0.1,localhost",
+	}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "PATH" || k == "HOME" || strings.HasPrefix(k, "PYENV") || k == "LANG" {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func runCmd(t *testing.T, ctx context.Context, name string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = awsEnv()
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
