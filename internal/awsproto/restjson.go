@@ -79,6 +79,18 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 // nesting deeper than any AWS shape and trailing data are all refused with
 // a message that names the member. An empty body decodes as {}.
 func DecodeJSON(body []byte, v any) error {
+	return decodeJSON(body, v, true)
+}
+
+// DecodeJSONAllowUnknown is DecodeJSON for requests whose senders add
+// members over time (the EKS Pod Identity Agent has, more than once):
+// unknown members are ignored rather than refused, so a newer agent keeps
+// working. Everything else is as strict.
+func DecodeJSONAllowUnknown(body []byte, v any) error {
+	return decodeJSON(body, v, false)
+}
+
+func decodeJSON(body []byte, v any, strict bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
@@ -86,7 +98,9 @@ func DecodeJSON(body []byte, v any) error {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
@@ -130,59 +144,108 @@ func jsonTypeName(kind string) string {
 // maxJSONDepth bounds nesting: the deepest request shape is two levels.
 const maxJSONDepth = 16
 
-// checkJSONStructure walks the document once to refuse what
+// checkJSONStructure scans the document once, byte by byte, to refuse what
 // encoding/json would accept silently: duplicate keys (the last would win,
-// so two parties could read one request two ways) and absurd nesting.
-func checkJSONStructure(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	type frame struct {
-		object  bool
-		keys    map[string]struct{}
-		keyNext bool
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return pi.Errorf(pi.CodeInvalidRequest, "The request body is not valid JSON.")
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		// In an object, every other string token is a key.
-		if top != nil && top.object && top.keyNext {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				continue
+// so two parties could read one request two ways) and absurd nesting. It
+// does not validate syntax; the decoder that runs next does. It allocates
+// only for keys, so a request carrying a large token costs one pass.
+func checkJSONStructure(b []byte) error {
+	stack := make([]jsonFrame, 0, 4)
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			end, escaped := stringEnd(b, i+1)
+			if end < 0 {
+				return nil // unterminated: the decoder reports it
 			}
-			key, _ := tok.(string)
-			if _, dup := top.keys[key]; dup {
-				return pi.Errorf(pi.CodeInvalidRequest, "Duplicate member %q in the request body.", clipKey(key))
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+				top := &stack[n-1]
+				top.expectKey = false
+				key := string(b[i+1 : end])
+				if escaped {
+					if err := json.Unmarshal(b[i:end+1], &key); err != nil {
+						return nil
+					}
+				}
+				if top.has(key) {
+					return pi.Errorf(pi.CodeInvalidRequest, "Duplicate member %q in the request body.", clipKey(key))
+				}
+				top.add(key)
 			}
-			top.keys[key] = struct{}{}
-			top.keyNext = false
-			continue
-		}
-		if top != nil && top.object {
-			top.keyNext = true
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
+			i = end
+		case '{', '[':
 			if len(stack) >= maxJSONDepth {
 				return pi.Errorf(pi.CodeInvalidRequest, "The request body is nested too deeply.")
 			}
-			stack = append(stack, &frame{object: tok == json.Delim('{'), keys: map[string]struct{}{}, keyNext: true})
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
+			stack = append(stack, jsonFrame{object: b[i] == '{', expectKey: b[i] == '{'})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
+			}
 		}
 	}
+	return nil
 }
 
+// stringEnd returns the index of the quote closing the string whose
+// contents start at i, and whether it contains escapes; -1 if unterminated.
+func stringEnd(b []byte, i int) (int, bool) {
+	escaped := false
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			escaped = true
+			i++
+		case '"':
+			return i, escaped
+		}
+	}
+	return -1, escaped
+}
+
+// jsonFrame is one open object or array.
+type jsonFrame struct {
+	object    bool
+	expectKey bool
+	keys      []string
+	keySet    map[string]struct{} // once keys outgrow a linear scan
+}
+
+// linearKeys is where key lookup switches from a scan to a map, so that an
+// object with thousands of keys costs linear, not quadratic, time.
+const linearKeys = 16
+
+func (f *jsonFrame) has(k string) bool {
+	if f.keySet != nil {
+		_, ok := f.keySet[k]
+		return ok
+	}
+	for _, have := range f.keys {
+		if have == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *jsonFrame) add(k string) {
+	if f.keySet == nil && len(f.keys) < linearKeys {
+		f.keys = append(f.keys, k)
+		return
+	}
+	if f.keySet == nil {
+		f.keySet = make(map[string]struct{}, 2*linearKeys)
+		for _, have := range f.keys {
+			f.keySet[have] = struct{}{}
+		}
+		f.keys = nil
+	}
+	f.keySet[k] = struct{}{}
+}
 func clipKey(k string) string {
 	if len(k) > 64 {
 		return k[:64] + "..."

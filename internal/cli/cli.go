@@ -17,6 +17,8 @@ const usage = `podidentity: a self-hosted, wire-compatible Amazon EKS Pod Identi
 
 Usage:
   podidentity server [--config FILE | --dev] [--listen ADDR]
+  podidentity token --service-account SA [--cluster demo] [--namespace NS] [--pod-name P] [--ttl 1h]
+                    [--endpoint URL | --key FILE --issuer URL] [--output FILE]
   podidentity version
 
 Run "podidentity COMMAND --help" for a command's flags.
@@ -32,6 +34,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "server":
 		return runServer(ctx, args[1:], stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "podidentity", version())
 		return 0

@@ -90,6 +90,7 @@ type ServerProgram struct {
 	store pi.Store
 	http  *http.Server
 	ln    net.Listener
+	dev   bool
 }
 
 // NewServerProgram opens the store, builds the service and binds the
@@ -108,7 +109,13 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		}
 		clusters = append(clusters, pi.ClusterSpec{Name: c.Name, Issuer: c.Issuer, Endpoint: endpoint})
 	}
+	creds, err := newCredentialStack(ctx, cfg, dev, store, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	svc, err := pi.NewService(ctx, pi.ServiceConfig{
+		Credentials:      creds.policy,
 		Store:            store,
 		Region:           cfg.Region,
 		AccountID:        cfg.AccountID,
@@ -125,9 +132,14 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		store.Close()
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	handler := server.New(server.Config{Service: svc, Store: store, Logger: log})
+	scfg := server.Config{Service: svc, Store: store, Logger: log, STSVerifier: creds.verifier}
+	if creds.minter != nil {
+		scfg.DevTokens = creds.minter
+	}
+	handler := server.New(scfg)
 	p := &ServerProgram{
 		cfg:   cfg,
+		dev:   dev,
 		log:   log,
 		store: store,
 		ln:    ln,
@@ -149,6 +161,26 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 	return p, nil
 }
 
+// printDevBanner shows a --dev user the whole flow, ready to paste.
+func printDevBanner(w io.Writer, addr string, cfg *config.File) {
+	ep := "http://" + addr
+	cluster := cfg.Clusters[0].Name
+	role := "arn:aws:iam::" + cfg.AccountID + ":role/demo-app"
+	fmt.Fprintf(w, `
+Development mode: in-memory store; cluster %[2]q signs its tokens with a key generated at start.
+Try the whole EKS Pod Identity flow (any access key works for the eks APIs in dev mode):
+
+  export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=dev AWS_DEFAULT_REGION=%[4]s
+  aws eks create-pod-identity-association --endpoint-url %[1]s --cluster-name %[2]s \
+      --namespace default --service-account app --role-arn %[3]s
+  TOKEN=$(podidentity token --endpoint %[1]s --cluster %[2]s --namespace default --service-account app)
+  read AK SK ST <<< "$(aws eks-auth assume-role-for-pod-identity --endpoint-url %[1]s --cluster-name %[2]s \
+      --token "$TOKEN" --query 'credentials.[accessKeyId,secretAccessKey,sessionToken]' --output text)"
+  AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_SESSION_TOKEN=$ST aws sts get-caller-identity --endpoint-url %[1]s
+
+`, ep, cluster, role, cfg.Region)
+}
+
 // Addr is the address the server listens on.
 func (p *ServerProgram) Addr() string { return p.ln.Addr().String() }
 
@@ -156,6 +188,9 @@ func (p *ServerProgram) Addr() string { return p.ln.Addr().String() }
 func (p *ServerProgram) Run(ctx context.Context, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "podidentity server listening on http://%s (region %s, account %s, storage %s)\n",
 		p.Addr(), p.cfg.Region, p.cfg.AccountID, storageLabel(p.cfg.Storage))
+	if p.dev {
+		printDevBanner(stdout, p.Addr(), p.cfg)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- p.http.Serve(p.ln) }()
 	select {

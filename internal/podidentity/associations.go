@@ -51,6 +51,7 @@ func (s *Service) CreateAssociation(ctx context.Context, in CreateAssociationInp
 	}
 	a.ExternalID = s.externalID(a)
 	idem := s.idempotency("create/"+cluster.Name, in.ClientRequestToken, in, now)
+	defer s.lookups.invalidate()
 	return s.withARN(s.store.CreateAssociation(ctx, a, s.limit, idem))
 }
 
@@ -71,12 +72,33 @@ func (s *Service) DescribeAssociation(ctx context.Context, cluster, id string) (
 	return s.withARN(s.store.GetAssociation(ctx, cluster, id))
 }
 
-// FindAssociation returns the association for a service account.
+// FindAssociation returns the association for a service account, without
+// its tags, through the lookup cache.
 func (s *Service) FindAssociation(ctx context.Context, cluster string, key AssociationKey) (*Association, error) {
 	if _, err := s.Cluster(cluster); err != nil {
 		return nil, err
 	}
-	return s.withARN(s.store.FindAssociation(ctx, cluster, key))
+	now := s.now()
+	ck := lookupKey{cluster: cluster, key: key}
+	a, ok, gen := s.lookups.get(ck, now)
+	if !ok {
+		var err error
+		a, err = s.withARN(s.store.FindAssociation(ctx, cluster, key))
+		switch {
+		case err == nil:
+		case ErrorCode(err) == CodeNotFound:
+			a = nil
+		default:
+			return nil, err
+		}
+		s.lookups.put(ck, a, gen, now)
+	}
+	if a == nil {
+		return nil, Errorf(CodeNotFound, "No pod identity association found for service account %s in namespace %s of cluster %s.",
+			key.ServiceAccount, key.Namespace, cluster)
+	}
+	copied := *a
+	return &copied, nil
 }
 
 // ListAssociations returns one page of a cluster's associations.
@@ -133,6 +155,7 @@ func (s *Service) UpdateAssociation(ctx context.Context, in UpdateAssociationInp
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	idem := s.idempotency("update/"+in.ClusterName+"/"+in.AssociationID, in.ClientRequestToken, in, now)
+	defer s.lookups.invalidate()
 	return s.withARN(s.store.UpdateAssociation(ctx, in.ClusterName, in.AssociationID, idem, func(a *Association) error {
 		if in.RoleARN != nil {
 			a.RoleARN = *in.RoleARN
@@ -162,6 +185,7 @@ func (s *Service) DeleteAssociation(ctx context.Context, cluster, id string) (*A
 	if err := s.checkAssociationRef(cluster, id); err != nil {
 		return nil, err
 	}
+	defer s.lookups.invalidate()
 	return s.withARN(s.store.DeleteAssociation(ctx, cluster, id))
 }
 

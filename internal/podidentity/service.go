@@ -2,6 +2,7 @@ package podidentity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,8 @@ type ServiceConfig struct {
 	Now              func() time.Time
 	Rand             io.Reader // nil = crypto/rand
 	Logger           *slog.Logger
+	// Credentials enables AssumeRoleForPodIdentity.
+	Credentials *CredentialPolicy
 }
 
 // ClusterSpec declares a cluster; its ARN and creation time are derived.
@@ -48,7 +51,16 @@ type Service struct {
 
 	clusters     map[string]*Cluster
 	clusterNames []string // sorted, for ListClusters paging
+
+	creds   *CredentialPolicy // nil: AssumeRoleForPodIdentity is not served
+	lookups *lookupCache
 }
+
+// LookupCacheTTL bounds how long a change made through another replica can
+// take to reach AssumeRoleForPodIdentity on this one.
+const LookupCacheTTL = time.Second
+
+var errNoCredentialPolicy = errors.New("AssumeRoleForPodIdentity needs ServiceConfig.Credentials")
 
 // NewService builds a Service and records each configured cluster's
 // creation time in the store the first time the cluster is seen, so that
@@ -64,6 +76,8 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		rand:      cfg.Rand,
 		log:       cfg.Logger,
 		clusters:  make(map[string]*Cluster, len(cfg.Clusters)),
+		creds:     cfg.Credentials,
+		lookups:   newLookupCache(LookupCacheTTL, 100_000),
 	}
 	if s.partition == "" {
 		s.partition = "aws"

@@ -26,7 +26,8 @@ type Store interface {
 	// GetAssociation returns one association by cluster and id.
 	GetAssociation(ctx context.Context, cluster, id string) (*Association, error)
 
-	// FindAssociation returns the association for a service account.
+	// FindAssociation returns the association for a service account,
+	// without its tags: it serves the credential hot path, which needs none.
 	FindAssociation(ctx context.Context, cluster string, key AssociationKey) (*Association, error)
 
 	// ListAssociations returns up to limit associations of cluster, ordered

@@ -12,6 +12,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/awsproto"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 // maxBodyBytes caps request bodies. The largest legal EKS request (50 tags
@@ -23,19 +24,26 @@ type Config struct {
 	Service *pi.Service
 	Store   pi.Store // for /readyz
 	Logger  *slog.Logger
+	// STSVerifier authenticates STS requests; nil: STS is not served.
+	STSVerifier *sigv4.Verifier
+	// DevTokens, when set, serves POST /podidentity/dev/token so that
+	// `podidentity token` can mint tokens for a --dev server's clusters.
+	DevTokens DevTokenMinter
 }
 
 // Server is the podidentity HTTP handler.
 type Server struct {
-	svc *pi.Service
-	db  pi.Store
-	log *slog.Logger
-	mux *http.ServeMux
+	svc       *pi.Service
+	db        pi.Store
+	log       *slog.Logger
+	mux       *http.ServeMux
+	stsAuth   *sigv4.Verifier
+	devTokens DevTokenMinter
 }
 
 // New builds the handler with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(), stsAuth: cfg.STSVerifier, devTokens: cfg.DevTokens}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -69,6 +77,8 @@ func (s *Server) operation(name string, d awsproto.Dialect, h handlerFunc) http.
 				// The handler already started its response; nothing more
 				// can be said on the wire.
 				s.log.Error("error after response started", "op", name, "request_id", id, "err", err)
+			} else if d == awsproto.STS {
+				awsproto.WriteQueryError(rec, err, id)
 			} else {
 				awsproto.WriteRESTJSONError(rec, d, err, id)
 			}
@@ -116,6 +126,13 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *Server) routes() {
 	s.eksRoutes()
+	s.eksAuthRoutes()
+	if s.stsAuth != nil {
+		s.stsRoutes()
+	}
+	if s.devTokens != nil {
+		s.mux.Handle("POST /podidentity/dev/token", s.operation("DevToken", awsproto.EKS, s.devToken))
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -142,10 +142,7 @@ func writeConfig(t *testing.T, dir, body string) string {
 
 // basicConfig declares two clusters on a SQLite file in dir.
 func basicConfig(t *testing.T, dir string) string {
-	jwks := filepath.Join(dir, "jwks.json")
-	if err := os.WriteFile(jwks, []byte(`{"keys":[]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	jwks := newClusterKeys(t, dir, "https://issuer.example/demo").jwks
 	return writeConfig(t, dir, fmt.Sprintf(`
 region: us-west-2
 accountId: "111122223333"
@@ -186,8 +183,24 @@ func awsEnv() []string {
 
 func runCmd(t *testing.T, ctx context.Context, name string, args ...string) (string, string, error) {
 	t.Helper()
+	return runCmdEnv(t, ctx, append(awsEnv(), passThrough("TOKENS")...), name, args...)
+}
+
+// passThrough copies the named variables of the test's environment.
+func passThrough(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			out = append(out, n+"="+v)
+		}
+	}
+	return out
+}
+
+func runCmdEnv(t *testing.T, ctx context.Context, env []string, name string, args ...string) (string, string, error) {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = awsEnv()
+	cmd.Env = env
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -90,11 +90,8 @@ func (d *DB) CreateAssociation(ctx context.Context, a *podidentity.Association, 
 		if err := d.putTags(ctx, tx, a.AssociationID, a.Tags); err != nil {
 			return err
 		}
-		if idem != nil {
-			if _, err := tx.ExecContext(ctx, d.flavor.rebind(`INSERT INTO idempotency_tokens (scope, token, request_hash, association_id, created_at) VALUES (?, ?, ?, ?, ?)`),
-				idem.Scope, idem.Token, idem.RequestHash, a.AssociationID, idem.CreatedAt.UnixMilli()); err != nil {
-				return err
-			}
+		if err := d.recordToken(ctx, tx, idem, a.AssociationID); err != nil {
+			return err
 		}
 		out = a
 		return nil
@@ -127,6 +124,17 @@ func (d *DB) replay(ctx context.Context, tx *sql.Tx, idem *podidentity.Idempoten
 			"The clientRequestToken was already used with different parameters; use a new token for a different request.")
 	}
 	return d.getAssociation(ctx, tx, "", id)
+}
+
+// recordToken remembers a client token (if any) with the association its
+// request produced, so a retry can be answered with the same result.
+func (d *DB) recordToken(ctx context.Context, tx *sql.Tx, idem *podidentity.Idempotency, associationID string) error {
+	if idem == nil {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, d.flavor.rebind(`INSERT INTO idempotency_tokens (scope, token, request_hash, association_id, created_at) VALUES (?, ?, ?, ?, ?)`),
+		idem.Scope, idem.Token, idem.RequestHash, associationID, idem.CreatedAt.UnixMilli())
+	return err
 }
 
 // GetAssociation implements podidentity.Store.
@@ -167,8 +175,7 @@ func (d *DB) FindAssociation(ctx context.Context, cluster string, key podidentit
 	if err != nil {
 		return nil, d.classify("find association", err)
 	}
-	a, err = d.withTags(ctx, d.db, a)
-	return a, d.classify("find association", err)
+	return a, nil
 }
 
 // ListAssociations implements podidentity.Store.
@@ -232,11 +239,8 @@ func (d *DB) UpdateAssociation(ctx context.Context, cluster, id string, idem *po
 		if err != nil {
 			return err
 		}
-		if idem != nil {
-			if _, err := tx.ExecContext(ctx, d.flavor.rebind(`INSERT INTO idempotency_tokens (scope, token, request_hash, association_id, created_at) VALUES (?, ?, ?, ?, ?)`),
-				idem.Scope, idem.Token, idem.RequestHash, id, idem.CreatedAt.UnixMilli()); err != nil {
-				return err
-			}
+		if err := d.recordToken(ctx, tx, idem, id); err != nil {
+			return err
 		}
 		out = a
 		return nil

@@ -6,42 +6,23 @@ import sys
 import uuid
 
 import boto3
-import botocore.exceptions
+
+from awscheck import Checker
 
 endpoint = sys.argv[1]
 eks = boto3.client("eks", endpoint_url=endpoint, region_name="us-west-2")
 ROLE = "arn:aws:iam::111122223333:role/app"
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        sys.exit("FAILED: " + what)
-    checks += 1
-
-
-def expect_error(code, status, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except botocore.exceptions.ClientError as e:
-        got = e.response["Error"]["Code"]
-        check(got == code, f"{fn.__name__}: error code {got}, want {code}")
-        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == status,
-              f"{fn.__name__}: status {e.response['ResponseMetadata']['HTTPStatusCode']}, want {status}")
-        check(e.response["Error"]["Message"], f"{fn.__name__}: empty message")
-        check(e.response["ResponseMetadata"].get("RequestId"), f"{fn.__name__}: no request id")
-        return e
-    sys.exit(f"FAILED: {fn.__name__} succeeded, want {code}")
+c = Checker()
+check, expect_error = c.check, c.expect_error
 
 
 # Clusters are configured, not created.
 check(eks.list_clusters()["clusters"] == ["demo", "other"], "list_clusters")
-c = eks.describe_cluster(name="demo")["cluster"]
-check(c["status"] == "ACTIVE", "cluster status")
-check(c["arn"] == "arn:aws:eks:us-west-2:111122223333:cluster/demo", "cluster arn")
-check(c["identity"]["oidc"]["issuer"] == "https://issuer.example/demo", "cluster issuer")
-check(hasattr(c["createdAt"], "year"), "cluster createdAt parsed as a datetime")
+cl = eks.describe_cluster(name="demo")["cluster"]
+check(cl["status"] == "ACTIVE", "cluster status")
+check(cl["arn"] == "arn:aws:eks:us-west-2:111122223333:cluster/demo", "cluster arn")
+check(cl["identity"]["oidc"]["issuer"] == "https://issuer.example/demo", "cluster issuer")
+check(hasattr(cl["createdAt"], "year"), "cluster createdAt parsed as a datetime")
 expect_error("ResourceNotFoundException", 404, eks.describe_cluster, name="nope")
 
 # Create: boto3 fills clientRequestToken itself (idempotencyToken).
@@ -58,7 +39,7 @@ try:
     eks.create_pod_identity_association(clusterName="demo", namespace="payments", serviceAccount="api", roleArn=ROLE)
     sys.exit("FAILED: duplicate create succeeded")
 except eks.exceptions.ResourceInUseException:
-    checks += 1
+    check(True, "duplicate create raised ResourceInUseException")
 
 # Idempotency with an explicit token.
 tok = str(uuid.uuid4())
@@ -105,7 +86,7 @@ expect_error("ResourceNotFoundException", 404, eks.list_pod_identity_association
 eks.tag_resource(resourceArn=a["associationArn"], tags={"env": "prod"})
 eks.untag_resource(resourceArn=a["associationArn"], tagKeys=["team"])
 check(eks.list_tags_for_resource(resourceArn=a["associationArn"])["tags"] == {"env": "prod"}, "tags after tag/untag")
-eks.tag_resource(resourceArn=c["arn"], tags={"owner": "platform"})
+eks.tag_resource(resourceArn=cl["arn"], tags={"owner": "platform"})
 check(eks.describe_cluster(name="demo")["cluster"]["tags"] == {"owner": "platform"}, "cluster tags")
 expect_error("NotFoundException", 404, eks.list_tags_for_resource,
              resourceArn="arn:aws:eks:us-west-2:111122223333:podidentityassociation/demo/a-00000000000000000")
@@ -119,4 +100,4 @@ expect_error("ResourceNotFoundException", 404, eks.describe_pod_identity_associa
 expect_error("ResourceNotFoundException", 404, eks.delete_pod_identity_association,
              clusterName="demo", associationId="a-doesnotexist12345")
 
-print(f"ok {checks} checks")
+print(f"ok {c.count} checks")

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/podidentity/podidentity/internal/config"
+	"github.com/podidentity/podidentity/internal/credentials/local"
+	"github.com/podidentity/podidentity/internal/credentials/session"
+	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/satoken"
+	"github.com/podidentity/podidentity/internal/server"
+	"github.com/podidentity/podidentity/internal/sigv4"
+	"github.com/podidentity/podidentity/internal/tokenmint"
+)
+
+// generatedKeySetting is where the store keeps the sealing key generated
+// when the configuration names none, so restarts and replicas share it.
+const generatedKeySetting = "local-credentials/sealing-key"
+
+// keyring builds the sealing keyring: the configured keys, or one generated
+// once and kept in the store.
+func keyring(ctx context.Context, cfg *config.File, store pi.Store, log *slog.Logger) (*local.Keyring, error) {
+	var keys []local.Key
+	for _, k := range cfg.Credentials.SealingKeys {
+		var (
+			key local.Key
+			err error
+		)
+		if k.KeyFile != "" {
+			key, err = local.LoadKeyFile(k.ID, k.KeyFile)
+		} else {
+			key, err = local.ParseKey(k.ID, k.Key)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("credentials.sealingKeys: %w", err)
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		fresh, err := local.GenerateKey("generated-1", nil)
+		if err != nil {
+			return nil, err
+		}
+		stored, err := store.SetSettingIfAbsent(ctx, generatedKeySetting, fresh.SecretBase64())
+		if err != nil {
+			return nil, fmt.Errorf("storing the generated sealing key: %w", err)
+		}
+		key, err := local.ParseKey("generated-1", stored)
+		if err != nil {
+			return nil, fmt.Errorf("the stored sealing key is corrupt: %w", err)
+		}
+		log.Info("sealing session tokens with the key kept in the store; configure credentials.sealingKeys to manage keys yourself")
+		keys = append(keys, key)
+	}
+	return local.NewKeyring(keys...)
+}
+
+// devCluster is the --dev server's demo cluster: a signing key generated at
+// start stands in for its kube-apiserver.
+type devCluster struct {
+	name   string
+	signer *tokenmint.Signer
+}
+
+func newDevCluster(c config.Cluster) (*devCluster, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	s, err := tokenmint.NewSigner(key, c.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	return &devCluster{name: c.Name, signer: s}, nil
+}
+
+// devMinter implements server.DevTokenMinter for dev clusters.
+type devMinter struct {
+	clusters map[string]*devCluster
+	now      func() time.Time
+}
+
+func (m *devMinter) MintToken(_ context.Context, req server.DevTokenRequest) (string, error) {
+	c, ok := m.clusters[req.Cluster]
+	if !ok {
+		return "", pi.Errorf(pi.CodeNotFound, "Cluster %s has no development signing key.", req.Cluster)
+	}
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	if ttl < time.Minute || ttl > 48*time.Hour {
+		return "", pi.Errorf(pi.CodeInvalidParameter, "ttlSeconds must be between 60 and 172800.")
+	}
+	pod := req.PodName
+	if pod == "" {
+		pod = req.ServiceAccount + "-dev"
+	}
+	tok, err := c.signer.Mint(tokenmint.Pod{Namespace: req.Namespace, ServiceAccount: req.ServiceAccount, PodName: pod}, m.now(), ttl)
+	if err != nil {
+		return "", pi.Errorf(pi.CodeInvalidParameter, "%s", strings.TrimPrefix(err.Error(), "tokenmint: "))
+	}
+	return tok, nil
+}
+
+// credentialStack is everything AssumeRoleForPodIdentity and STS need.
+type credentialStack struct {
+	policy   *pi.CredentialPolicy
+	verifier *sigv4.Verifier
+	minter   *devMinter
+}
+
+func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store pi.Store, log *slog.Logger) (*credentialStack, error) {
+	ring, err := keyring(ctx, cfg, store, log)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Credentials.Backend != "local" {
+		return nil, fmt.Errorf("credentials.backend %q is not available in this build yet", cfg.Credentials.Backend)
+	}
+	issuer, err := local.NewIssuer(local.Config{Keyring: ring, AccountID: cfg.AccountID})
+	if err != nil {
+		return nil, err
+	}
+	var (
+		clusters []satoken.ClusterConfig
+		minter   *devMinter
+	)
+	if dev {
+		minter = &devMinter{clusters: map[string]*devCluster{}, now: time.Now}
+	}
+	for _, c := range cfg.Clusters {
+		cc := satoken.ClusterConfig{Name: c.Name, Issuer: c.Issuer, JWKSFile: c.JWKSFile, JWKSURL: c.JWKSURL, Discovery: c.Discovery, CAFile: c.CAFile}
+		if c.TokenReview != nil {
+			cc.TokenReview = &satoken.TokenReviewConfig{APIServer: c.TokenReview.APIServer, CAFile: c.TokenReview.CAFile, TokenFile: c.TokenReview.TokenFile}
+		}
+		if dev {
+			dc, err := newDevCluster(c)
+			if err != nil {
+				return nil, err
+			}
+			minter.clusters[c.Name] = dc
+			cc.JWKSFile, cc.JWKSURL, cc.Discovery = "", "", false
+			cc.StaticKeys = dc.signer.JWKS()
+		}
+		clusters = append(clusters, cc)
+	}
+	validator, err := satoken.New(clusters, satoken.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := validator.Prefetch(ctx); err != nil {
+		// Remote key sets may come up after us; tokens are refused with a
+		// retryable error until they do.
+		log.Warn("could not fetch every cluster's keys at start; will retry on demand", "err", err)
+	}
+	audit := func(ctx context.Context, rec pi.AuditRecord) {
+		log.Info("credentials issued",
+			"cluster", rec.Pod.Cluster, "namespace", rec.Pod.Namespace, "service_account", rec.Pod.ServiceAccount,
+			"pod", rec.Pod.PodName, "pod_uid", rec.Pod.PodUID, "association_id", rec.AssociationID,
+			"role_arn", rec.RoleARN, "assumed_role_arn", rec.AssumedRoleARN, "access_key_id", rec.AccessKeyID,
+			"expiration", rec.Expiration, "node", rec.NodeName, "instance_id", rec.InstanceID, "zone", rec.Zone)
+	}
+	policy := &pi.CredentialPolicy{
+		Validator: validator,
+		Issuer:    issuer,
+		SessionName: func(cluster, pod string) string {
+			name, err := session.Name(cluster, pod, nil)
+			if err != nil {
+				// Only a failing random source gets here; a name without
+				// the pod still identifies the cluster and is unique.
+				return "eks-" + cluster
+			}
+			return name
+		},
+		Duration:        cfg.Credentials.SessionDuration,
+		ChainedDuration: cfg.Credentials.ChainedSessionDuration,
+		Audit:           audit,
+	}
+	verifier := &sigv4.Verifier{
+		Regions: []string{cfg.Region},
+		Lookup: func(ctx context.Context, accessKeyID, sessionToken string) (string, any, error) {
+			if sessionToken == "" {
+				return "", nil, pi.Errorf(pi.CodeUnrecognizedClient, "The security token included in the request is invalid.")
+			}
+			secret, p, err := issuer.Lookup(ctx, accessKeyID, sessionToken)
+			if err != nil {
+				return "", nil, err
+			}
+			return secret, p, nil
+		},
+	}
+	return &credentialStack{policy: policy, verifier: verifier, minter: minter}, nil
+}

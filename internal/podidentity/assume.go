@@ -1,0 +1,141 @@
+package podidentity
+
+import (
+	"context"
+	"time"
+)
+
+// TokenValidator checks a pod's projected service-account token for a
+// cluster and says which pod it proves.
+type TokenValidator interface {
+	Validate(ctx context.Context, cluster, token string) (*PodIdentity, error)
+}
+
+// AssumeRoleInput is an AssumeRoleForPodIdentity request.
+type AssumeRoleInput struct {
+	ClusterName string
+	Token       string
+	// Reported by newer node agents; kept for the audit log only.
+	NodeName   string
+	InstanceID string
+	Zone       string
+}
+
+// AssumeRoleOutput is what EKS Auth returns.
+type AssumeRoleOutput struct {
+	Namespace      string
+	ServiceAccount string
+	AssociationARN string
+	AssociationID  string
+	Credentials    IssuedCredentials
+}
+
+// CredentialPolicy says how long credentials live and how sessions are
+// named; the server assembles it from configuration.
+type CredentialPolicy struct {
+	Validator TokenValidator
+	Issuer    CredentialIssuer
+	// SessionName builds the STS role session name for a pod.
+	SessionName func(cluster, pod string) string
+	// Duration of credentials for a single role, and for a chained target
+	// role (AWS caps chaining at one hour).
+	Duration        time.Duration
+	ChainedDuration time.Duration
+	// Audit receives one record per issued credential.
+	Audit func(ctx context.Context, rec AuditRecord)
+}
+
+// AuditRecord says who got credentials for what. It carries no secret: the
+// access key id identifies the credentials without granting anything.
+type AuditRecord struct {
+	Pod            PodIdentity
+	AssociationID  string
+	RoleARN        string
+	AssumedRoleARN string
+	AccessKeyID    string
+	Expiration     time.Time
+	NodeName       string
+	InstanceID     string
+	Zone           string
+}
+
+// The session tags EKS attaches to every pod session (transitive, unless
+// the association disables them).
+const (
+	TagClusterARN     = "eks-cluster-arn"
+	TagClusterName    = "eks-cluster-name"
+	TagNamespace      = "kubernetes-namespace"
+	TagServiceAccount = "kubernetes-service-account"
+	TagPodName        = "kubernetes-pod-name"
+	TagPodUID         = "kubernetes-pod-uid"
+)
+
+// SessionTags are the tags EKS attaches to a pod's session.
+func SessionTags(c *Cluster, p *PodIdentity) map[string]string {
+	return map[string]string{
+		TagClusterARN:     c.ARN,
+		TagClusterName:    c.Name,
+		TagNamespace:      p.Namespace,
+		TagServiceAccount: p.ServiceAccount,
+		TagPodName:        p.PodName,
+		TagPodUID:         p.PodUID,
+	}
+}
+
+// AssumeRoleForPodIdentity exchanges a pod's service-account token for
+// credentials of its association's role, as EKS Auth does.
+func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in AssumeRoleInput) (*AssumeRoleOutput, error) {
+	if s.creds == nil {
+		return nil, Internal(errNoCredentialPolicy)
+	}
+	cluster, err := s.Cluster(in.ClusterName)
+	if err != nil {
+		return nil, err
+	}
+	if in.Token == "" {
+		return nil, Errorf(CodeInvalidParameter, "Missing required member token.")
+	}
+	pod, err := s.creds.Validator.Validate(ctx, cluster.Name, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.FindAssociation(ctx, cluster.Name, AssociationKey{Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount})
+	if err != nil {
+		return nil, err
+	}
+	req := &CredentialRequest{
+		Cluster:     *cluster,
+		Association: *a,
+		Pod:         *pod,
+		SessionName: s.creds.SessionName(cluster.Name, pod.PodName),
+		Duration:    s.creds.Duration,
+	}
+	if a.TargetRoleARN != "" {
+		req.Duration = s.creds.ChainedDuration
+	}
+	if !a.DisableSessionTags {
+		req.SessionTags = SessionTags(cluster, pod)
+	}
+	creds, err := s.creds.Issuer.Issue(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if s.creds.Audit != nil {
+		role := a.RoleARN
+		if a.TargetRoleARN != "" {
+			role = a.TargetRoleARN
+		}
+		s.creds.Audit(ctx, AuditRecord{
+			Pod: *pod, AssociationID: a.AssociationID, RoleARN: role, AssumedRoleARN: creds.AssumedRoleARN,
+			AccessKeyID: creds.AccessKeyID, Expiration: creds.Expiration,
+			NodeName: in.NodeName, InstanceID: in.InstanceID, Zone: in.Zone,
+		})
+	}
+	return &AssumeRoleOutput{
+		Namespace:      pod.Namespace,
+		ServiceAccount: pod.ServiceAccount,
+		AssociationARN: a.AssociationARN,
+		AssociationID:  a.AssociationID,
+		Credentials:    *creds,
+	}, nil
+}

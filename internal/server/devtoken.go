@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/podidentity/podidentity/internal/awsproto"
+)
+
+var errUnknownPrincipal = errors.New("verifier returned a principal of an unknown type")
+
+// DevTokenMinter mints pod-bound service-account tokens for a --dev
+// server's clusters, whose signing keys only that process holds.
+type DevTokenMinter interface {
+	MintToken(ctx context.Context, req DevTokenRequest) (string, error)
+}
+
+// DevTokenRequest asks for a token for a pod.
+type DevTokenRequest struct {
+	Cluster        string        `json:"cluster"`
+	Namespace      string        `json:"namespace"`
+	ServiceAccount string        `json:"serviceAccount"`
+	PodName        string        `json:"podName"`
+	TTL            time.Duration `json:"ttlSeconds"`
+}
+
+type devTokenWire struct {
+	Cluster        string `json:"cluster"`
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	PodName        string `json:"podName"`
+	TTLSeconds     int64  `json:"ttlSeconds"`
+}
+
+func (s *Server) devToken(w http.ResponseWriter, r *http.Request) error {
+	body, err := awsproto.ReadBody(r, maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var req devTokenWire
+	if err := awsproto.DecodeJSON(body, &req); err != nil {
+		return err
+	}
+	if _, err := s.svc.Cluster(req.Cluster); err != nil {
+		return err
+	}
+	tok, err := s.devTokens.MintToken(r.Context(), DevTokenRequest{
+		Cluster: req.Cluster, Namespace: req.Namespace, ServiceAccount: req.ServiceAccount,
+		PodName: req.PodName, TTL: time.Duration(req.TTLSeconds) * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, map[string]string{"token": tok})
+	return nil
+}
