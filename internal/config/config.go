@@ -19,15 +19,18 @@ import (
 
 // File is the server's configuration file.
 type File struct {
-	Listen      string      `yaml:"listen"`
-	Region      string      `yaml:"region"`
-	AccountID   string      `yaml:"accountId"`
-	Storage     string      `yaml:"storage"`
-	Clusters    []Cluster   `yaml:"clusters"`
-	Credentials Credentials `yaml:"credentials"`
-	Auth        Auth        `yaml:"auth"`
-	Limits      Limits      `yaml:"limits"`
-	Log         Log         `yaml:"log"`
+	Listen    string `yaml:"listen"`
+	Region    string `yaml:"region"`
+	AccountID string `yaml:"accountId"`
+	Storage   string `yaml:"storage"`
+	// StorageOptions tune the storage backend (PostgreSQL: pool sizes, a
+	// password kept out of the URL).
+	StorageOptions StorageOptions `yaml:"storageOptions"`
+	Clusters       []Cluster      `yaml:"clusters"`
+	Credentials    Credentials    `yaml:"credentials"`
+	Auth           Auth           `yaml:"auth"`
+	Limits         Limits         `yaml:"limits"`
+	Log            Log            `yaml:"log"`
 }
 
 // Cluster declares a Kubernetes cluster and where its token keys come from.
@@ -49,9 +52,21 @@ type TokenReview struct {
 	TokenFile string `yaml:"tokenFile"`
 }
 
+// StorageOptions tune the storage backend.
+type StorageOptions struct {
+	PasswordFile string `yaml:"passwordFile"` // database password, read from a file
+	PasswordEnv  string `yaml:"passwordEnv"`  // database password, read from this environment variable
+	MaxConns     int    `yaml:"maxConns"`
+	MinConns     int    `yaml:"minConns"`
+}
+
 // Credentials selects and configures the credential backend.
 type Credentials struct {
-	Backend                string        `yaml:"backend"`
+	Backend string `yaml:"backend"`
+	// Endpoint and Region address AWS STS for the sts backend; empty: the
+	// SDK's defaults for the region.
+	Endpoint               string        `yaml:"endpoint"`
+	Region                 string        `yaml:"region"`
 	SealingKeys            []SealingKey  `yaml:"sealingKeys"`
 	SessionDuration        time.Duration `yaml:"sessionDuration"`
 	ChainedSessionDuration time.Duration `yaml:"chainedSessionDuration"`
