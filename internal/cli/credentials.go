@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podidentity/podidentity/internal/authz"
 	"github.com/podidentity/podidentity/internal/config"
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/credentials/session"
@@ -113,6 +114,7 @@ func (m *devMinter) MintToken(_ context.Context, req server.DevTokenRequest) (st
 type credentialStack struct {
 	policy   *pi.CredentialPolicy
 	verifier *sigv4.Verifier
+	authz    *authz.Policy
 	minter   *devMinter
 }
 
@@ -121,13 +123,14 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Credentials.Backend != "local" {
-		return nil, fmt.Errorf("credentials.backend %q is not available in this build yet", cfg.Credentials.Backend)
-	}
 	issuer, err := local.NewIssuer(local.Config{Keyring: ring, AccountID: cfg.AccountID})
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Credentials.Backend != "local" {
+		return nil, fmt.Errorf("credentials.backend %q is not available in this build yet", cfg.Credentials.Backend)
+	}
+	var backend pi.CredentialIssuer = issuer
 	var (
 		clusters []satoken.ClusterConfig
 		minter   *devMinter
@@ -167,9 +170,9 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 			"role_arn", rec.RoleARN, "assumed_role_arn", rec.AssumedRoleARN, "access_key_id", rec.AccessKeyID,
 			"expiration", rec.Expiration, "node", rec.NodeName, "instance_id", rec.InstanceID, "zone", rec.Zone)
 	}
-	policy := &pi.CredentialPolicy{
+	credPolicy := &pi.CredentialPolicy{
 		Validator: validator,
-		Issuer:    issuer,
+		Issuer:    backend,
 		SessionName: func(cluster, pod string) string {
 			name, err := session.Name(cluster, pod, nil)
 			if err != nil {
@@ -183,18 +186,19 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 		ChainedDuration: cfg.Credentials.ChainedSessionDuration,
 		Audit:           audit,
 	}
-	verifier := &sigv4.Verifier{
-		Regions: []string{cfg.Region},
-		Lookup: func(ctx context.Context, accessKeyID, sessionToken string) (string, any, error) {
-			if sessionToken == "" {
-				return "", nil, pi.Errorf(pi.CodeUnrecognizedClient, "The security token included in the request is invalid.")
-			}
-			secret, p, err := issuer.Lookup(ctx, accessKeyID, sessionToken)
-			if err != nil {
-				return "", nil, err
-			}
-			return secret, p, nil
-		},
+	callers, err := principals(cfg)
+	if err != nil {
+		return nil, err
 	}
-	return &credentialStack{policy: policy, verifier: verifier, minter: minter}, nil
+	policy, err := authz.NewPolicy(callers, roleGrants(cfg), issuer.Lookup)
+	if err != nil {
+		return nil, err
+	}
+	verifier := &sigv4.Verifier{Regions: []string{cfg.Region}, Lookup: policy.Lookup}
+	if dev {
+		verifier.InsecureAcceptUnknownKeys = devPrincipal(cfg)
+	} else if len(callers) == 0 {
+		log.Warn("no auth.principals are configured: every EKS and EKS Auth request will be refused")
+	}
+	return &credentialStack{policy: credPolicy, verifier: verifier, authz: policy, minter: minter}, nil
 }

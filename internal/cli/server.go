@@ -132,7 +132,7 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		store.Close()
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	scfg := server.Config{Service: svc, Store: store, Logger: log, STSVerifier: creds.verifier}
+	scfg := server.Config{Service: svc, Store: store, Logger: log, Verifier: creds.verifier, Authorizer: creds.authz}
 	if creds.minter != nil {
 		scfg.DevTokens = creds.minter
 	}
@@ -143,20 +143,10 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		log:   log,
 		store: store,
 		ln:    ln,
-		http: &http.Server{
-			Handler: handler,
-			// Bounded reads defend against slow clients holding
-			// connections open; requests here are small and quick.
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
+		http:  server.NewHTTPServer(handler, log, server.DefaultTimeouts),
 	}
 	if dev {
-		log.Warn("DEVELOPMENT MODE: in-memory store, demo cluster; do not use in production")
+		log.Warn("DEVELOPMENT MODE: in-memory store, demo cluster, and ANY access key is accepted as an administrator without checking its signature; never expose this server")
 	}
 	return p, nil
 }

@@ -70,6 +70,9 @@ type Credentials struct {
 	SealingKeys            []SealingKey  `yaml:"sealingKeys"`
 	SessionDuration        time.Duration `yaml:"sessionDuration"`
 	ChainedSessionDuration time.Duration `yaml:"chainedSessionDuration"`
+	// RoleSessionDuration is another name for SessionDuration (STS calls it
+	// the role session duration); ApplyDefaults copies it over.
+	RoleSessionDuration time.Duration `yaml:"roleSessionDuration"`
 }
 
 // SealingKey is a key that seals local session tokens.
@@ -82,6 +85,17 @@ type SealingKey struct {
 // Auth lists who may call the APIs.
 type Auth struct {
 	Principals []Principal `yaml:"principals"`
+	// Roles grant permissions to role sessions this server minted, by role
+	// ARN pattern. Without a grant such a session may only call
+	// sts:GetCallerIdentity.
+	Roles []RoleGrant `yaml:"roles"`
+}
+
+// RoleGrant gives sessions of matching roles actions on clusters.
+type RoleGrant struct {
+	RoleARN  string   `yaml:"roleArn"`
+	Actions  []string `yaml:"actions"`
+	Clusters []string `yaml:"clusters"`
 }
 
 // Principal is an API caller with a long-term access key.
@@ -175,6 +189,9 @@ func (f *File) ApplyDefaults() {
 	}
 	if f.Credentials.Backend == "" {
 		f.Credentials.Backend = "local"
+	}
+	if f.Credentials.SessionDuration == 0 {
+		f.Credentials.SessionDuration = f.Credentials.RoleSessionDuration
 	}
 	if f.Credentials.SessionDuration == 0 {
 		f.Credentials.SessionDuration = 6 * time.Hour

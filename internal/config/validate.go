@@ -43,8 +43,23 @@ func (f *File) Validate() error {
 		seen[c.Name] = true
 	}
 	f.Credentials.validate(&p)
+	keys := map[string]bool{}
 	for i, pr := range f.Auth.Principals {
-		pr.validate(fmt.Sprintf("auth.principals[%d]", i), &p)
+		key := fmt.Sprintf("auth.principals[%d]", i)
+		pr.validate(key, &p)
+		if keys[pr.AccessKeyID] {
+			p.add(key+".accessKeyId", "is used by another principal")
+		}
+		keys[pr.AccessKeyID] = true
+	}
+	for i, r := range f.Auth.Roles {
+		key := fmt.Sprintf("auth.roles[%d]", i)
+		if !strings.HasPrefix(r.RoleARN, "arn:") {
+			p.add(key+".roleArn", "%q is not a role ARN pattern such as arn:aws:iam::123456789012:role/*", r.RoleARN)
+		}
+		if len(r.Actions) == 0 {
+			p.add(key+".actions", "list the actions the role's sessions may call")
+		}
 	}
 	if f.Limits.AssociationsPerCluster < 1 {
 		p.add("limits.associationsPerCluster", "must be at least 1")
@@ -114,8 +129,31 @@ func (c Credentials) validate(p *problems) {
 			p.add(key, "set exactly one of key or keyFile")
 		}
 	}
+	durationKey := "credentials.sessionDuration"
+	if c.RoleSessionDuration != 0 {
+		if c.RoleSessionDuration != c.SessionDuration {
+			p.add("credentials.roleSessionDuration", "%s conflicts with sessionDuration %s: they name the same setting; set one of them",
+				c.RoleSessionDuration, c.SessionDuration)
+		} else {
+			durationKey = "credentials.roleSessionDuration"
+		}
+	}
 	if c.SessionDuration < 15*time.Minute || c.SessionDuration > 12*time.Hour {
-		p.add("credentials.sessionDuration", "%s must be between 15m and 12h", c.SessionDuration)
+		p.add(durationKey, "%s must be between 15m and 12h", c.SessionDuration)
+	}
+	if c.Endpoint != "" {
+		if c.Backend != "sts" {
+			p.add("credentials.endpoint", "applies only to backend sts")
+		} else if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.add("credentials.endpoint", "%q must be the http(s) URL of AWS STS or an STS-compatible endpoint", c.Endpoint)
+		}
+	}
+	if c.Region != "" {
+		if c.Backend != "sts" {
+			p.add("credentials.region", "applies only to backend sts")
+		} else if !regionPattern.MatchString(c.Region) {
+			p.add("credentials.region", "%q is not an AWS region name such as us-east-1", c.Region)
+		}
 	}
 	if c.ChainedSessionDuration < 15*time.Minute || c.ChainedSessionDuration > time.Hour {
 		p.add("credentials.chainedSessionDuration", "%s must be between 15m and 1h (AWS caps role chaining at 1h)", c.ChainedSessionDuration)

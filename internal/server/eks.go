@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/podidentity/podidentity/internal/awsproto"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
@@ -11,17 +12,56 @@ import (
 
 func (s *Server) eksRoutes() {
 	const assoc = "/clusters/{name}/pod-identity-associations"
-	s.mux.Handle("POST "+assoc, s.operation("CreatePodIdentityAssociation", awsproto.EKS, s.createAssociation))
-	s.mux.Handle("GET "+assoc, s.operation("ListPodIdentityAssociations", awsproto.EKS, s.listAssociations))
-	s.mux.Handle("GET "+assoc+"/{associationId}", s.operation("DescribePodIdentityAssociation", awsproto.EKS, s.describeAssociation))
-	s.mux.Handle("POST "+assoc+"/{associationId}", s.operation("UpdatePodIdentityAssociation", awsproto.EKS, s.updateAssociation))
-	s.mux.Handle("DELETE "+assoc+"/{associationId}", s.operation("DeletePodIdentityAssociation", awsproto.EKS, s.deleteAssociation))
-	s.mux.Handle("GET /clusters", s.operation("ListClusters", awsproto.EKS, s.listClusters))
-	s.mux.Handle("GET /clusters/{name}", s.operation("DescribeCluster", awsproto.EKS, s.describeCluster))
+	s.mux.Handle("POST "+assoc, s.operation(s.eksOp("CreatePodIdentityAssociation", s.clusterScope), s.createAssociation))
+	s.mux.Handle("GET "+assoc, s.operation(s.eksOp("ListPodIdentityAssociations", s.clusterScope), s.listAssociations))
+	s.mux.Handle("GET "+assoc+"/{associationId}", s.operation(s.eksOp("DescribePodIdentityAssociation", s.associationScope), s.describeAssociation))
+	s.mux.Handle("POST "+assoc+"/{associationId}", s.operation(s.eksOp("UpdatePodIdentityAssociation", s.associationScope), s.updateAssociation))
+	s.mux.Handle("DELETE "+assoc+"/{associationId}", s.operation(s.eksOp("DeletePodIdentityAssociation", s.associationScope), s.deleteAssociation))
+	s.mux.Handle("GET /clusters", s.operation(s.eksOp("ListClusters", accountScope), s.listClusters))
+	s.mux.Handle("GET /clusters/{name}", s.operation(s.eksOp("DescribeCluster", s.clusterScope), s.describeCluster))
 	// ARNs contain '/': the SDKs escape it, but accept it raw too.
-	s.mux.Handle("POST /tags/{resourceArn...}", s.operation("TagResource", awsproto.EKSTags, s.tagResource))
-	s.mux.Handle("DELETE /tags/{resourceArn...}", s.operation("UntagResource", awsproto.EKSTags, s.untagResource))
-	s.mux.Handle("GET /tags/{resourceArn...}", s.operation("ListTagsForResource", awsproto.EKSTags, s.listTags))
+	tags := func(name string) op {
+		o := s.eksOp(name, tagScope)
+		o.dialect = awsproto.EKSTags
+		return o
+	}
+	s.mux.Handle("POST /tags/{resourceArn...}", s.operation(tags("TagResource"), s.tagResource))
+	s.mux.Handle("DELETE /tags/{resourceArn...}", s.operation(tags("UntagResource"), s.untagResource))
+	s.mux.Handle("GET /tags/{resourceArn...}", s.operation(tags("ListTagsForResource"), s.listTags))
+}
+
+func (s *Server) eksOp(name string, scope func(*http.Request) (string, string)) op {
+	return op{name: name, dialect: awsproto.EKS, service: "eks", action: "eks:" + name, scope: scope}
+}
+
+// The resources IAM evaluates each operation against.
+
+func (s *Server) clusterScope(r *http.Request) (string, string) {
+	name := r.PathValue("name")
+	return name, s.svc.ClusterARN(name)
+}
+
+func (s *Server) associationScope(r *http.Request) (string, string) {
+	name := r.PathValue("name")
+	return name, s.svc.AssociationARN(name, r.PathValue("associationId"))
+}
+
+func accountScope(*http.Request) (string, string) { return "", "*" }
+
+// tagScope finds the cluster in a cluster or association ARN. An ARN that
+// names no cluster is authorized as account-wide; the operation then
+// refuses it as malformed.
+func tagScope(r *http.Request) (string, string) {
+	arn := r.PathValue("resourceArn")
+	_, rest, ok := strings.Cut(arn, ":cluster/")
+	if !ok {
+		_, rest, ok = strings.Cut(arn, ":podidentityassociation/")
+	}
+	if !ok {
+		return "", arn
+	}
+	cluster, _, _ := strings.Cut(rest, "/")
+	return cluster, arn
 }
 
 // decodeBody reads and strictly decodes a JSON request body.

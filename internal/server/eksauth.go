@@ -8,8 +8,13 @@ import (
 )
 
 func (s *Server) eksAuthRoutes() {
-	s.mux.Handle("POST /clusters/{clusterName}/assume-role-for-pod-identity",
-		s.operation("AssumeRoleForPodIdentity", awsproto.EKSAuth, s.assumeRoleForPodIdentity))
+	s.mux.Handle("POST /clusters/{clusterName}/assume-role-for-pod-identity", s.operation(op{
+		name: "AssumeRoleForPodIdentity", dialect: awsproto.EKSAuth, service: "eks-auth", action: "eks-auth:AssumeRoleForPodIdentity",
+		scope: func(r *http.Request) (string, string) {
+			name := r.PathValue("clusterName")
+			return name, s.svc.ClusterARN(name)
+		},
+	}, s.assumeRoleForPodIdentity))
 }
 
 // assumeRoleRequest is the EKS Auth request body. eksNodeName, instanceId

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -24,8 +26,11 @@ type Config struct {
 	Service *pi.Service
 	Store   pi.Store // for /readyz
 	Logger  *slog.Logger
-	// STSVerifier authenticates STS requests; nil: STS is not served.
-	STSVerifier *sigv4.Verifier
+	// Verifier authenticates every AWS API request (SigV4).
+	Verifier *sigv4.Verifier
+	// Authorizer decides whether the authenticated caller may perform an
+	// operation's IAM action on its cluster.
+	Authorizer Authorizer
 	// DevTokens, when set, serves POST /podidentity/dev/token so that
 	// `podidentity token` can mint tokens for a --dev server's clusters.
 	DevTokens DevTokenMinter
@@ -37,13 +42,24 @@ type Server struct {
 	db        pi.Store
 	log       *slog.Logger
 	mux       *http.ServeMux
-	stsAuth   *sigv4.Verifier
+	verifier  *sigv4.Verifier
+	authz     Authorizer
 	devTokens DevTokenMinter
+}
+
+// Authorizer is the IAM-like decision: may principal perform action on the
+// resource (in cluster; "" for account-wide actions)?
+type Authorizer interface {
+	Authorize(principal any, action, cluster, resourceARN string) error
 }
 
 // New builds the handler with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(), stsAuth: cfg.STSVerifier, devTokens: cfg.DevTokens}
+	if cfg.Verifier == nil || cfg.Authorizer == nil {
+		panic("server: Config.Verifier and Config.Authorizer are required")
+	}
+	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
+		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -57,10 +73,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // returns an error for the wrapper to render in the route's dialect.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// op describes an AWS operation: how its errors look, which signing
+// service and IAM action guard it, and which cluster and resource it acts on.
+type op struct {
+	name    string
+	dialect awsproto.Dialect
+	service string // SigV4 signing name: eks, eks-auth or sts
+	action  string // IAM action; "" when the handler authorizes (STS)
+	scope   func(r *http.Request) (cluster, resourceARN string)
+}
+
 // operation wraps an AWS operation with what every one of them needs: a
-// request id, a body cap, errors rendered the way the service renders them,
-// panics turned into internal errors, and one access-log line.
-func (s *Server) operation(name string, d awsproto.Dialect, h handlerFunc) http.Handler {
+// request id, a capped body read once, SigV4 authentication, IAM-style
+// authorization, errors rendered the way the service renders them, panics
+// turned into internal errors, and one access-log line.
+func (s *Server) operation(o op, h handlerFunc) http.Handler {
+	return s.wrap(o.name, o.dialect, func(w http.ResponseWriter, r *http.Request) (string, error) {
+		body, err := awsproto.ReadBody(r, maxBodyBytes)
+		if err != nil {
+			return "", err
+		}
+		res, err := s.verifier.Verify(r.Context(), r, body, o.service)
+		if err != nil {
+			return "", err
+		}
+		caller := callerARN(res.Principal)
+		if o.action != "" {
+			cluster, resource := o.scope(r)
+			if err := s.authz.Authorize(res.Principal, o.action, cluster, resource); err != nil {
+				return caller, err
+			}
+		}
+		r = r.WithContext(withPrincipal(r.Context(), res.Principal))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return caller, h(w, r)
+	})
+}
+
+// unauthenticated wraps an endpoint that needs no AWS credentials.
+func (s *Server) unauthenticated(name string, d awsproto.Dialect, h handlerFunc) http.Handler {
+	return s.wrap(name, d, func(w http.ResponseWriter, r *http.Request) (string, error) {
+		return "", h(w, r)
+	})
+}
+
+func (s *Server) wrap(name string, d awsproto.Dialect, h func(w http.ResponseWriter, r *http.Request) (caller string, err error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := uuid.NewString()
@@ -68,7 +125,12 @@ func (s *Server) operation(name string, d awsproto.Dialect, h handlerFunc) http.
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		rec := &statusRecorder{ResponseWriter: w}
 
-		err := s.call(h, rec, r)
+		var caller string
+		err := s.call(func(w http.ResponseWriter, r *http.Request) error {
+			var err error
+			caller, err = h(w, r)
+			return err
+		}, rec, r)
 		if err != nil {
 			if pi.ErrorCode(err) == pi.CodeInternal || pi.ErrorCode(err) == pi.CodeUnavailable {
 				s.log.Error("request failed", "op", name, "request_id", id, "err", err)
@@ -84,6 +146,9 @@ func (s *Server) operation(name string, d awsproto.Dialect, h handlerFunc) http.
 			}
 		}
 		attrs := []any{"op", name, "status", rec.status, "request_id", id, "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+		if caller != "" {
+			attrs = append(attrs, "caller", caller)
+		}
 		if err != nil {
 			attrs = append(attrs, "error_code", string(pi.ErrorCode(err)))
 		}
@@ -127,18 +192,16 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (s *Server) routes() {
 	s.eksRoutes()
 	s.eksAuthRoutes()
-	if s.stsAuth != nil {
-		s.stsRoutes()
-	}
+	s.stsRoutes()
 	if s.devTokens != nil {
-		s.mux.Handle("POST /podidentity/dev/token", s.operation("DevToken", awsproto.EKS, s.devToken))
+		s.mux.Handle("POST /podidentity/dev/token", s.unauthenticated("DevToken", awsproto.EKS, s.devToken))
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	// Anything else is an operation AWS would not recognise either.
-	s.mux.Handle("/", s.operation("Unknown", awsproto.EKS, func(w http.ResponseWriter, r *http.Request) error {
+	s.mux.Handle("/", s.unauthenticated("Unknown", awsproto.EKS, func(w http.ResponseWriter, r *http.Request) error {
 		return pi.Errorf(pi.CodeUnknownOperation, "No operation matches %s %s.", r.Method, clipPath(r.URL.Path))
 	}))
 }

@@ -2,30 +2,60 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 
+	"github.com/podidentity/podidentity/internal/authz"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
 )
 
 const (
 	testAccount = "111122223333"
 	testRole    = "arn:aws:iam::111122223333:role/app"
+	adminKey    = "AKIAIOSFODNN7EXAMPLE"
+	adminSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	adminARN    = "arn:aws:iam::111122223333:user/admin"
 )
 
+// testPrincipals: an administrator of every cluster, a reader of cluster
+// demo only, and a node that may only assume roles.
+var testPrincipals = []authz.Principal{
+	{ARN: adminARN, AccessKeyID: adminKey, SecretAccessKey: adminSecret,
+		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}}},
+	{ARN: "arn:aws:iam::111122223333:user/reader", AccessKeyID: "AKIAREADER0000000000", SecretAccessKey: "reader-secret",
+		Grant: authz.Grant{Actions: []string{"eks:List*", "eks:Describe*"}, Clusters: []string{"demo"}}},
+	{ARN: "arn:aws:iam::111122223333:role/node", AccessKeyID: "AKIANODE000000000000", SecretAccessKey: "node-secret",
+		Grant: authz.Grant{Actions: []string{"eks-auth:AssumeRoleForPodIdentity"}, Clusters: []string{"*"}}},
+}
+
+// testAuth is real SigV4 verification against testPrincipals.
+func testAuth(t testing.TB) (*sigv4.Verifier, *authz.Policy) {
+	policy, err := authz.NewPolicy(testPrincipals, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sigv4.Verifier{Lookup: policy.Lookup, Regions: []string{"us-west-2"}}, policy
+}
+
 type testEnv struct {
-	url   string
-	eks   *eks.Client
-	store pi.Store
+	url     string
+	handler http.Handler
+	eks     *eks.Client
+	store   pi.Store
 }
 
 type envOption func(*pi.ServiceConfig)
@@ -34,7 +64,7 @@ func withLimit(n int) envOption { return func(c *pi.ServiceConfig) { c.Associati
 
 // newEnv starts the real handler on a SQLite file behind httptest and
 // returns an aws-sdk-go-v2 EKS client pointed at it.
-func newEnv(t *testing.T, opts ...envOption) *testEnv {
+func newEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "s.db"))
@@ -59,19 +89,24 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	ts := httptest.NewServer(New(Config{Service: svc, Store: store, Logger: log}))
+	verifier, policy := testAuth(t)
+	h := New(Config{Service: svc, Store: store, Logger: log, Verifier: verifier, Authorizer: policy})
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	client := eks.New(eks.Options{
-		Region:           "us-west-2",
-		BaseEndpoint:     aws.String(ts.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""),
-		HTTPClient:       ts.Client(),
-		RetryMaxAttempts: 1,
-	})
-	return &testEnv{url: ts.URL, eks: client, store: store}
+	return &testEnv{url: ts.URL, handler: h, eks: eksAs(ts.URL, adminKey, adminSecret), store: store}
 }
 
-type testWriter struct{ t *testing.T }
+// eksAs returns an EKS client signing with the given key.
+func eksAs(url, key, secret string) *eks.Client {
+	return eks.New(eks.Options{
+		Region:           "us-west-2",
+		BaseEndpoint:     aws.String(url),
+		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
+		RetryMaxAttempts: 1,
+	})
+}
+
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Helper()
@@ -79,17 +114,27 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// do sends a raw request signed by the administrator, so that what it
+// tests is the handling of the request itself, not its authentication.
 func do(t *testing.T, method, url, body string) *http.Response {
 	t.Helper()
-	var req *http.Request
-	var err error
-	if body == "" {
-		req, err = http.NewRequest(method, url, nil)
-	} else {
-		req, err = http.NewRequest(method, url, stringsReader(body))
-	}
+	return doSigned(t, method, url, body, "eks", adminKey, adminSecret)
+}
+
+// doSigned sends a raw request signed for service with key; key "" sends
+// it unsigned.
+func doSigned(t *testing.T, method, url, body, service, key, secret string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, stringsReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if key != "" {
+		sum := sha256.Sum256([]byte(body))
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret},
+			req, hex.EncodeToString(sum[:]), service, "us-west-2", time.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -3,14 +3,18 @@ package server
 import (
 	"encoding/xml"
 	"net/http"
+	"strings"
 
+	"github.com/podidentity/podidentity/internal/authz"
 	"github.com/podidentity/podidentity/internal/awsproto"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // STS speaks the query protocol at the root path, as sts.amazonaws.com does.
 func (s *Server) stsRoutes() {
-	h := s.operation("STS", awsproto.STS, s.stsAction)
+	// Any authenticated caller may ask who it is, as in AWS, where no
+	// policy can deny GetCallerIdentity; other actions are unknown here.
+	h := s.operation(op{name: "STS", dialect: awsproto.STS, service: "sts"}, s.stsAction)
 	s.mux.Handle("POST /{$}", h)
 	s.mux.Handle("GET /{$}", h)
 }
@@ -26,18 +30,12 @@ func (s *Server) stsAction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Authenticate before looking at the action, as AWS does: an
-	// unauthenticated caller learns nothing about what is implemented.
-	res, err := s.stsAuth.Verify(r.Context(), r, body, "sts")
-	if err != nil {
-		return err
-	}
 	if v := params.Get("Version"); v != "" && v != stsVersion {
 		return pi.Errorf(pi.CodeInvalidParameter, "Version %q is not supported; use %s.", v, stsVersion)
 	}
 	switch action := params.Get("Action"); action {
 	case "GetCallerIdentity":
-		return s.getCallerIdentity(w, r, res.Principal)
+		return s.getCallerIdentity(w, principalFrom(r.Context()))
 	case "":
 		return pi.Errorf(pi.CodeUnknownOperation, "Missing Action parameter.")
 	default:
@@ -58,15 +56,29 @@ type callerIdentity struct {
 	Account string
 }
 
-func (s *Server) getCallerIdentity(w http.ResponseWriter, r *http.Request, principal any) error {
-	p, ok := principal.(*pi.SessionPrincipal)
-	if !ok {
+func (s *Server) getCallerIdentity(w http.ResponseWriter, principal any) error {
+	var id callerIdentity
+	switch p := principal.(type) {
+	case *pi.SessionPrincipal:
+		id = callerIdentity{Arn: p.AssumedRoleARN, UserID: p.AssumedRoleID, Account: p.AccountID}
+	case *authz.Principal:
+		id = callerIdentity{Arn: p.ARN, UserID: p.AccessKeyID, Account: accountOf(p.ARN)}
+	default:
 		return pi.Internal(errUnknownPrincipal)
 	}
 	awsproto.WriteQueryResponse(w, getCallerIdentityResponse{
 		Xmlns:            awsproto.STSNamespace,
-		Result:           callerIdentity{Arn: p.AssumedRoleARN, UserID: p.AssumedRoleID, Account: p.AccountID},
+		Result:           id,
 		ResponseMetadata: awsproto.ResponseMetadata{RequestID: w.Header().Get(awsproto.RequestIDHeader)},
 	})
 	return nil
+}
+
+// accountOf is the account field of an ARN ("" when there is none).
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
 }

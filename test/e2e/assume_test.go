@@ -64,7 +64,7 @@ clusters:
   - name: other
     issuer: https://issuer.example/other
     jwksFile: %s
-`, filepath.Join(dir, "db.sqlite"), demo.jwks, other.jwks))
+`+adminAuth, filepath.Join(dir, "db.sqlite"), demo.jwks, other.jwks))
 }
 
 func TestBoto3AssumeRoleForPodIdentity(t *testing.T) {

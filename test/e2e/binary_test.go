@@ -51,7 +51,15 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 // loopback port, and waits until it says where it listens.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startServerEnv(t, nil, args...)
+}
+
+// startServerEnv is startServer with the server's environment (nil: the
+// test's own).
+func startServerEnv(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +148,22 @@ func writeConfig(t *testing.T, dir, body string) string {
 	return p
 }
 
+// The key the test clients sign with, and the principal that owns it.
+const (
+	e2eKey    = "AKIAIOSFODNN7EXAMPLE"
+	e2eSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	// adminAuth is a config auth block allowing e2eKey everything.
+	adminAuth = `
+auth:
+  principals:
+    - arn: arn:aws:iam::111122223333:user/e2e
+      accessKeyId: ` + e2eKey + `
+      secretAccessKey: ` + e2eSecret + `
+      actions: ["eks:*", "eks-auth:AssumeRoleForPodIdentity"]
+      clusters: ["*"]
+`
+)
+
 // basicConfig declares two clusters on a SQLite file in dir.
 func basicConfig(t *testing.T, dir string) string {
 	jwks := newClusterKeys(t, dir, "https://issuer.example/demo").jwks
@@ -156,15 +180,15 @@ clusters:
     jwksFile: %s
 log:
   format: json
-`, filepath.Join(dir, "podidentity.db"), jwks, jwks))
+`+adminAuth, filepath.Join(dir, "podidentity.db"), jwks, jwks))
 }
 
 // awsEnv is the environment of an AWS client talking to our server: fixed
 // credentials and region, and no user configuration leaking in.
 func awsEnv() []string {
 	env := []string{
-		"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
-		"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		"AWS_ACCESS_KEY_ID=" + e2eKey,
+		"AWS_SECRET_ACCESS_KEY=" + e2eSecret,
 		"AWS_DEFAULT_REGION=us-west-2",
 		"AWS_REGION=us-west-2",
 		"AWS_CONFIG_FILE=/dev/null",

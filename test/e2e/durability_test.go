@@ -19,7 +19,7 @@ func eksClient(url string) *eks.Client {
 	return eks.New(eks.Options{
 		Region:           "us-west-2",
 		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", ""),
+		Credentials:      credentials.NewStaticCredentialsProvider(e2eKey, e2eSecret, ""),
 		RetryMaxAttempts: 1,
 		HTTPClient:       &http.Client{Timeout: 10 * time.Second},
 	})

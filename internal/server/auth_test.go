@@ -1,0 +1,82 @@
+package server
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/smithy-go"
+)
+
+func TestAuthentication(t *testing.T) {
+	e := newEnv(t)
+	list := e.url + "/clusters/demo/pod-identity-associations"
+	tests := []struct {
+		name, key, secret, service string
+		status                     int
+		errType                    string
+	}{
+		{"unsigned", "", "", "eks", 403, "MissingAuthenticationTokenException"},
+		{"unknown key", "AKIAUNKNOWN000000000", "x", "eks", 403, "UnrecognizedClientException"},
+		{"wrong secret", adminKey, "not-the-secret", "eks", 403, "InvalidSignatureException"},
+		{"signed for another service", adminKey, adminSecret, "eks-auth", 403, "InvalidSignatureException"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rawError(t, doSigned(t, "GET", list, "", tc.service, tc.key, tc.secret), tc.status, tc.errType)
+		})
+	}
+	// The SDK surfaces the same as typed API errors.
+	_, err := eksAs(e.url, adminKey, "wrong").ListClusters(ctx, &eks.ListClustersInput{})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "InvalidSignatureException" {
+		t.Errorf("wrong secret through the SDK: %v", err)
+	}
+}
+
+func TestAuthorization(t *testing.T) {
+	e := newEnv(t)
+	a := create(t, e, "ns", "sa")
+	reader := eksAs(e.url, "AKIAREADER0000000000", "reader-secret")
+	node := eksAs(e.url, "AKIANODE000000000000", "node-secret")
+
+	// The reader may read cluster demo, nothing else.
+	if _, err := reader.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String("demo")}); err != nil {
+		t.Errorf("reader listing demo: %v", err)
+	}
+	if _, err := reader.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String("demo"), AssociationId: a.AssociationId}); err != nil {
+		t.Errorf("reader describing in demo: %v", err)
+	}
+	_, err := reader.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String("other")})
+	wantDenied(t, err, "arn:aws:iam::111122223333:user/reader", "eks:ListPodIdentityAssociations", "arn:aws:eks:us-west-2:111122223333:cluster/other")
+	_, err = reader.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: aws.String("demo"), AssociationId: a.AssociationId})
+	wantDenied(t, err, "arn:aws:iam::111122223333:user/reader", "eks:DeletePodIdentityAssociation", *a.AssociationArn)
+	_, err = reader.TagResource(ctx, &eks.TagResourceInput{ResourceArn: a.AssociationArn, Tags: map[string]string{"a": "b"}})
+	wantDenied(t, err, "arn:aws:iam::111122223333:user/reader", "eks:TagResource", *a.AssociationArn)
+	// A denied write changed nothing.
+	if _, err := e.eks.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String("demo"), AssociationId: a.AssociationId}); err != nil {
+		t.Errorf("association gone after a denied delete: %v", err)
+	}
+	// The node may assume roles but not manage associations: the privilege
+	// escalation this issue closes.
+	_, err = node.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("kube-system"), ServiceAccount: aws.String("evil"), RoleArn: aws.String("arn:aws:iam::111122223333:role/Admin")})
+	wantDenied(t, err, "arn:aws:iam::111122223333:role/node", "eks:CreatePodIdentityAssociation", "arn:aws:eks:us-west-2:111122223333:cluster/demo")
+	// The administrator may not assume roles: eks-auth denies with its
+	// modelled 400 AccessDeniedException.
+	rawError(t, doSigned(t, "POST", e.url+"/clusters/demo/assume-role-for-pod-identity", `{"token":"a.b.c"}`, "eks-auth", adminKey, adminSecret), 400, "AccessDeniedException")
+}
+
+func wantDenied(t *testing.T, err error, who, action, resource string) {
+	t.Helper()
+	var denied *types.AccessDeniedException
+	if !errors.As(err, &denied) {
+		t.Fatalf("error = %v, want AccessDeniedException", err)
+	}
+	want := "User: " + who + " is not authorized to perform: " + action + " on resource: " + resource
+	if denied.ErrorMessage() != want {
+		t.Errorf("message = %q, want %q", denied.ErrorMessage(), want)
+	}
+}
