@@ -127,10 +127,18 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Credentials.Backend != "local" {
-		return nil, fmt.Errorf("credentials.backend %q is not available in this build yet", cfg.Credentials.Backend)
-	}
+	// Pods get credentials from the configured backend; the local issuer
+	// stays for verifying the credentials it minted.
 	var backend pi.CredentialIssuer = issuer
+	switch cfg.Credentials.Backend {
+	case "local":
+	case "sts":
+		if backend, err = newSTSIssuer(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("credentials.backend %q is not supported", cfg.Credentials.Backend)
+	}
 	var (
 		clusters []satoken.ClusterConfig
 		minter   *devMinter
