@@ -19,6 +19,7 @@ Usage:
   podidentity server [--config FILE | --dev] [--listen ADDR]
   podidentity token --service-account SA [--cluster demo] [--namespace NS] [--pod-name P] [--ttl 1h]
                     [--endpoint URL | --key FILE --issuer URL] [--output FILE]
+  podidentity agent --cluster-name NAME [--endpoint URL] [--port 80] [--bind-hosts 169.254.170.23,fd00:ec2::23]
   podidentity version
 
 Run "podidentity COMMAND --help" for a command's flags.
@@ -36,6 +37,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServer(ctx, args[1:], stdout, stderr)
 	case "token":
 		return runToken(ctx, args[1:], stdout, stderr)
+	case "agent":
+		return runAgent(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "podidentity", version())
 		return 0

@@ -1,0 +1,409 @@
+package agent
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// cacheConfig tunes the credential cache. Zero values take the defaults.
+type cacheConfig struct {
+	// maxEntries bounds the tokens cached (least recently used go first);
+	// negative disables caching (fetches are still shared).
+	maxEntries int
+	// maxRefresh is the longest credentials are kept before a background
+	// refresh (the AWS agent's --max-credential-retention-before-renewal,
+	// 3h); they are refreshed at half their lifetime when that is sooner.
+	// Negative disables caching.
+	maxRefresh time.Duration
+	// minServe: credentials with this little left are never served (15s).
+	minServe time.Duration
+	// fetchTimeout bounds one fetch, all its attempts included (5s). A fetch
+	// is shared by every request for its token and outlives the requests
+	// that started it.
+	fetchTimeout time.Duration
+	// staleWait is how long a request whose cached credentials are near
+	// expiry waits for fresh ones before it is served the cached ones (1s).
+	staleWait time.Duration
+	// refreshQPS bounds background refreshes (the AWS agent's
+	// --max-service-qps, 3).
+	refreshQPS float64
+	// sweepEvery is how often due refreshes and expired entries are looked
+	// for (1s).
+	sweepEvery time.Duration
+	now        func() time.Time
+}
+
+func (c *cacheConfig) applyDefaults() {
+	if c.maxEntries == 0 {
+		c.maxEntries = 2000
+	}
+	if c.maxRefresh == 0 {
+		c.maxRefresh = 3 * time.Hour
+	}
+	if c.minServe <= 0 {
+		c.minServe = 15 * time.Second
+	}
+	if c.fetchTimeout <= 0 {
+		c.fetchTimeout = 5 * time.Second
+	}
+	if c.staleWait <= 0 {
+		c.staleWait = time.Second
+	}
+	if c.refreshQPS <= 0 {
+		c.refreshQPS = 3
+	}
+	if c.sweepEvery <= 0 {
+		c.sweepEvery = time.Second
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+}
+
+// nearExpiryWindow: a pod served credentials with less than this left
+// would be back at once (botocore refreshes 15 minutes ahead), so such
+// credentials are refreshed in the foreground first.
+const nearExpiryWindow = 15 * time.Minute
+
+// cache holds pods' credentials by token hash. See the package comment.
+type cache struct {
+	cfg     cacheConfig
+	fetch   func(ctx context.Context, token string) (Credentials, error)
+	refresh *limiter
+	metrics *metrics
+	log     *slog.Logger
+
+	life context.Context // fetches run under it, not under a request
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	entries map[tokenKey]*list.Element // of *entry
+	lru     *list.List                 // front: most recently used
+	flights map[tokenKey]*flight
+}
+
+type entry struct {
+	tok       podToken // holds the raw token for refreshes: memory only, never logged
+	creds     Credentials
+	fetched   time.Time
+	refreshAt time.Time // background refresh due
+	retryAt   time.Time // after a failed refresh, no attempt before this
+	failures  int
+	// servedUntil is the latest expiry of credentials handed to a pod for
+	// this token: until then someone may come back for more, after it
+	// nobody can still be using us, so refreshing stops.
+	servedUntil time.Time
+	idle        bool
+}
+
+// flight is one fetch that every request for its token shares.
+type flight struct {
+	done  chan struct{}
+	creds Credentials
+	err   error
+}
+
+func newCache(cfg cacheConfig, fetch func(context.Context, string) (Credentials, error), m *metrics, log *slog.Logger) *cache {
+	cfg.applyDefaults()
+	life, stop := context.WithCancel(context.Background())
+	return &cache{
+		cfg:     cfg,
+		fetch:   fetch,
+		refresh: newLimiter(cfg.refreshQPS, max(1, int(cfg.refreshQPS)), cfg.now),
+		metrics: m,
+		log:     log,
+		life:    life,
+		stop:    stop,
+		entries: map[tokenKey]*list.Element{},
+		lru:     list.New(),
+		flights: map[tokenKey]*flight{},
+	}
+}
+
+func (c *cache) caching() bool { return c.cfg.maxEntries > 0 && c.cfg.maxRefresh > 0 }
+
+// len is the number of cached tokens.
+func (c *cache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
+// lookup is get's fast path: the credentials cached for key if they can be
+// served as they are, without parsing the token again.
+func (c *cache) lookup(key tokenKey, now time.Time) (Credentials, bool) {
+	c.mu.Lock()
+	el := c.entries[key]
+	if el == nil {
+		c.mu.Unlock()
+		return Credentials{}, false
+	}
+	e := el.Value.(*entry)
+	if (!e.tok.expires.IsZero() && !now.Before(e.tok.expires)) || e.creds.Expiration.Sub(now) <= c.cfg.minServe ||
+		(c.nearExpiry(e, now) && !now.Before(e.retryAt)) {
+		c.mu.Unlock()
+		return Credentials{}, false
+	}
+	c.lru.MoveToFront(el)
+	e.servedUntil = later(e.servedUntil, e.creds.Expiration)
+	e.idle = false
+	creds := e.creds
+	c.mu.Unlock()
+	c.metrics.cache(stateHit)
+	return creds, true
+}
+
+// get returns credentials for tok: cached ones, or the result of the one
+// fetch in flight for it. A request that gives up (ctx) does not cancel the
+// fetch; the result is cached for the pod's retry.
+func (c *cache) get(ctx context.Context, tok podToken) (Credentials, error) {
+	now := c.cfg.now()
+	c.mu.Lock()
+	if el := c.entries[tok.key]; el != nil {
+		e := el.Value.(*entry)
+		if e.creds.Expiration.Sub(now) > c.cfg.minServe {
+			c.lru.MoveToFront(el)
+			if !c.nearExpiry(e, now) || now.Before(e.retryAt) {
+				e.servedUntil = later(e.servedUntil, e.creds.Expiration)
+				e.idle = false
+				creds := e.creds
+				c.mu.Unlock()
+				c.metrics.cache(stateHit)
+				return creds, nil
+			}
+			// Near expiry: fresh credentials if they come quickly, else these.
+			f := c.flightLocked(tok, false)
+			old := e.creds
+			c.mu.Unlock()
+			wctx, cancel := context.WithTimeout(ctx, c.cfg.staleWait)
+			creds, err := c.wait(wctx, f)
+			cancel()
+			if err == nil {
+				c.served(tok.key, creds.Expiration)
+				c.metrics.cache(stateHit)
+				return creds, nil
+			}
+			if irrecoverable(err) || ctx.Err() != nil || old.Expiration.Sub(c.cfg.now()) <= c.cfg.minServe {
+				return Credentials{}, err
+			}
+			c.served(tok.key, old.Expiration)
+			c.metrics.cache(stateStale)
+			return old, nil
+		}
+		c.removeLocked(el)
+		c.metrics.cache(stateEvicted)
+	}
+	f := c.flightLocked(tok, false)
+	c.mu.Unlock()
+	c.metrics.cache(stateMiss)
+	creds, err := c.wait(ctx, f)
+	if err == nil {
+		c.served(tok.key, creds.Expiration)
+	}
+	return creds, err
+}
+
+func (c *cache) wait(ctx context.Context, f *flight) (Credentials, error) {
+	select {
+	case <-f.done:
+		return f.creds, f.err
+	case <-ctx.Done():
+		return Credentials{}, &UpstreamError{Err: fmt.Errorf("gave up waiting for EKS Auth (the fetch goes on; retry shortly): %w", ctx.Err())}
+	}
+}
+
+// served notes that credentials expiring at exp were handed out for key.
+func (c *cache) served(key tokenKey, exp time.Time) {
+	c.mu.Lock()
+	if el := c.entries[key]; el != nil {
+		e := el.Value.(*entry)
+		e.servedUntil = later(e.servedUntil, exp)
+		e.idle = false
+	}
+	c.mu.Unlock()
+}
+
+// nearExpiry: less than min(15m, a quarter of the credentials' life) left.
+func (c *cache) nearExpiry(e *entry, now time.Time) bool {
+	window := min(nearExpiryWindow, e.creds.Expiration.Sub(e.fetched)/4)
+	return e.creds.Expiration.Sub(now) < window
+}
+
+// flightLocked joins the fetch in flight for tok or starts one.
+func (c *cache) flightLocked(tok podToken, background bool) *flight {
+	if f := c.flights[tok.key]; f != nil {
+		return f
+	}
+	f := &flight{done: make(chan struct{})}
+	c.flights[tok.key] = f
+	c.wg.Add(1)
+	go c.run(tok, f, background)
+	return f
+}
+
+func (c *cache) run(tok podToken, f *flight, background bool) {
+	defer c.wg.Done()
+	start := c.cfg.now()
+	ctx, cancel := context.WithTimeout(c.life, c.cfg.fetchTimeout)
+	creds, err := c.fetch(ctx, tok.raw)
+	cancel()
+	now := c.cfg.now()
+	if err == nil && creds.Expiration.Sub(now) <= c.cfg.minServe {
+		err = fmt.Errorf("EKS Auth returned credentials expiring at %s, too soon to serve", creds.Expiration.Format(time.RFC3339))
+	}
+
+	c.mu.Lock()
+	delete(c.flights, tok.key)
+	el := c.entries[tok.key]
+	switch {
+	case err == nil && c.caching():
+		var e *entry
+		if el != nil {
+			e = el.Value.(*entry)
+			c.lru.MoveToFront(el)
+		} else {
+			e = &entry{}
+			c.entries[tok.key] = c.lru.PushFront(e)
+			for c.lru.Len() > c.cfg.maxEntries {
+				c.removeLocked(c.lru.Back())
+				c.metrics.cache(stateEvicted)
+			}
+		}
+		e.tok, e.creds, e.fetched = tok, creds, now
+		e.refreshAt = now.Add(c.refreshInterval(creds.Expiration.Sub(now)))
+		e.retryAt, e.failures = time.Time{}, 0
+	case err == nil:
+	case irrecoverable(err):
+		if el != nil {
+			c.removeLocked(el)
+			c.metrics.cache(stateEvicted)
+		}
+	case el != nil:
+		e := el.Value.(*entry)
+		e.failures++
+		e.retryAt = now.Add(c.retryDelay(e.failures, e.creds.Expiration.Sub(now)))
+	}
+	c.mu.Unlock()
+
+	attrs := []any{"token", tok.key.String(), "namespace", tok.namespace, "service_account", tok.serviceAccount,
+		"pod", tok.podName, "background", background, "duration_ms", now.Sub(start).Milliseconds()}
+	switch {
+	case err == nil:
+		if background {
+			c.metrics.cache(stateRefreshed)
+		}
+		c.log.Info("credentials fetched", append(attrs, "role", creds.RoleARN, "association", creds.AssociationID,
+			"access_key_id", creds.AccessKeyID, "expiration", creds.Expiration)...)
+	default:
+		if background || el != nil {
+			c.metrics.refreshFailed(err)
+		}
+		c.log.Warn("fetching credentials failed", append(attrs, "err", err, "dropped", irrecoverable(err) && el != nil)...)
+	}
+	f.creds, f.err = creds, err
+	close(f.done)
+}
+
+// refreshInterval: half the credentials' lifetime, at most maxRefresh, up
+// to a tenth earlier at random so that pods started together do not all
+// refresh together.
+func (c *cache) refreshInterval(ttl time.Duration) time.Duration {
+	d := min(ttl/2, c.cfg.maxRefresh)
+	if d <= 0 {
+		return 0
+	}
+	return d - time.Duration(rand.Int64N(int64(d/10)+1))
+}
+
+// retryDelay after n failed refreshes: 5s doubling to 1m, plus up to half
+// again at random, but early enough to try again before the credentials
+// become unservable.
+func (c *cache) retryDelay(n int, left time.Duration) time.Duration {
+	d := min(5*time.Second<<min(n-1, 8), time.Minute)
+	d += time.Duration(rand.Int64N(int64(d/2) + 1))
+	if room := left - c.cfg.minServe; room > 0 && d > room/2 {
+		d = max(room/2, time.Second)
+	}
+	return d
+}
+
+func (c *cache) removeLocked(el *list.Element) {
+	e := el.Value.(*entry)
+	delete(c.entries, e.tok.key)
+	c.lru.Remove(el)
+}
+
+// runRefresher refreshes due entries and drops expired ones until ctx ends.
+func (c *cache) runRefresher(ctx context.Context) {
+	t := time.NewTicker(c.cfg.sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.sweep(ctx)
+		}
+	}
+}
+
+// sweep drops unservable entries and starts background refreshes, at most
+// refreshQPS per second, for entries that are due and still wanted: some
+// pod holds unexpired credentials from them, and their token has not
+// expired (EKS Auth would refuse it).
+func (c *cache) sweep(ctx context.Context) {
+	now := c.cfg.now()
+	var due []podToken
+	c.mu.Lock()
+	for el := c.lru.Front(); el != nil; {
+		next := el.Next()
+		e := el.Value.(*entry)
+		switch {
+		case e.creds.Expiration.Sub(now) <= c.cfg.minServe:
+			c.removeLocked(el)
+			c.metrics.cache(stateEvicted)
+		case now.Before(e.refreshAt) || now.Before(e.retryAt) || c.flights[e.tok.key] != nil:
+		case !now.Before(e.servedUntil) || (!e.tok.expires.IsZero() && !now.Before(e.tok.expires)):
+			if !e.idle {
+				e.idle = true
+				c.metrics.cache(stateIdle)
+				c.log.Info("stopped refreshing credentials nobody uses", "token", e.tok.key.String(),
+					"namespace", e.tok.namespace, "service_account", e.tok.serviceAccount, "pod", e.tok.podName,
+					"expiration", e.creds.Expiration)
+			}
+		default:
+			due = append(due, e.tok)
+		}
+		el = next
+	}
+	c.mu.Unlock()
+	for _, tok := range due {
+		if err := c.refresh.wait(ctx, time.Hour); err != nil {
+			return
+		}
+		c.mu.Lock()
+		if el := c.entries[tok.key]; el != nil && c.flights[tok.key] == nil {
+			c.flightLocked(el.Value.(*entry).tok, true)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// close cancels fetches in flight and waits for them.
+func (c *cache) close() {
+	c.stop()
+	c.wg.Wait()
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,71 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestLimiterQueuesInsteadOfRefusing(t *testing.T) {
+	clock := newClock()
+	l := newLimiter(10, 2, clock.now) // a turn every 100ms, 2 at once
+	want := []struct {
+		wait time.Duration
+		ok   bool
+	}{
+		{0, true},                      // burst
+		{0, true},                      // burst
+		{100 * time.Millisecond, true}, // queued
+		{200 * time.Millisecond, true}, // queued behind it
+		{0, false},                     // 300ms away: beyond the 250ms bound, refused
+	}
+	for i, w := range want {
+		wait, ok := l.reserve(250 * time.Millisecond)
+		if wait != w.wait || ok != w.ok {
+			t.Fatalf("reservation %d = (%v, %v), want (%v, %v)", i, wait, ok, w.wait, w.ok)
+		}
+	}
+	// A refusal takes nothing: after 300ms the queue has drained by three.
+	clock.advance(300 * time.Millisecond)
+	if wait, ok := l.reserve(0); wait != 0 || !ok {
+		t.Errorf("after the queue drained: (%v, %v), want a turn now", wait, ok)
+	}
+	// Idle time refills up to the burst, no more.
+	clock.advance(time.Hour)
+	for i := range 2 {
+		if wait, _ := l.reserve(0); wait != 0 {
+			t.Errorf("burst turn %d waits %v", i, wait)
+		}
+	}
+	if _, ok := l.reserve(0); ok {
+		t.Errorf("a third turn at once exceeds the burst")
+	}
+}
+
+func TestLimiterWait(t *testing.T) {
+	l := newLimiter(1000, 1, time.Now)
+	ctx := context.Background()
+	if err := l.wait(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := l.wait(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 500*time.Microsecond {
+		t.Errorf("second turn came after %v, want about 1ms", d)
+	}
+	slow := newLimiter(0.001, 1, time.Now)
+	slow.reserve(0)
+	if err := slow.wait(ctx, time.Second); !errors.Is(err, errLimited) {
+		t.Errorf("wait beyond the bound = %v, want errLimited", err)
+	}
+	var unlimited *limiter
+	if err := unlimited.wait(ctx, 0); err != nil {
+		t.Errorf("a nil limiter limits: %v", err)
+	}
+	if err := newLimiter(-1, 1, time.Now).wait(ctx, 0); err != nil {
+		t.Errorf("a negative rate limits: %v", err)
+	}
+}

@@ -1,0 +1,182 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/eksauth"
+	"github.com/aws/smithy-go"
+)
+
+// Credentials are a pod's temporary AWS credentials.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	AccountID       string
+	Expiration      time.Time
+	// RoleARN and AssociationID are for logs.
+	RoleARN       string
+	AssociationID string
+}
+
+// Upstream exchanges a pod's service-account token for credentials: EKS
+// Auth AssumeRoleForPodIdentity, on AWS or on a podidentity server. Errors
+// it returns should be *UpstreamError so the agent can act on them.
+type Upstream interface {
+	AssumeRoleForPodIdentity(ctx context.Context, token string) (Credentials, error)
+}
+
+// UpstreamError is a failed exchange, as much of it as the agent acts on.
+type UpstreamError struct {
+	Status    int    // HTTP status EKS Auth answered; 0 when it did not answer
+	Code      string // e.g. ThrottlingException; "" when there was no answer
+	Message   string
+	RequestID string
+	Err       error
+}
+
+func (e *UpstreamError) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("EKS Auth did not answer: %v", e.Err)
+	}
+	return fmt.Sprintf("EKS Auth answered %d %s: %s (request id %s)", e.Status, e.Code, e.Message, e.RequestID)
+}
+
+func (e *UpstreamError) Unwrap() error { return e.Err }
+
+// Irrecoverable errors say the token or its association is gone for good:
+// cached credentials for the token are dropped (as the AWS agent does).
+func (e *UpstreamError) irrecoverable() bool {
+	switch e.Code {
+	case "ResourceNotFoundException", "ExpiredTokenException", "InvalidTokenException", "AccessDeniedException":
+		return true
+	}
+	return false
+}
+
+func (e *UpstreamError) throttled() bool {
+	return e.Status == http.StatusTooManyRequests || e.Code == "ThrottlingException"
+}
+
+// retryable errors may succeed if asked again: no answer, throttling, or a
+// server-side failure.
+func (e *UpstreamError) retryable() bool {
+	return e.Status == 0 || e.throttled() || e.Status >= 500
+}
+
+// asUpstreamError is err as an *UpstreamError, or nil.
+func asUpstreamError(err error) *UpstreamError {
+	var ue *UpstreamError
+	if errors.As(err, &ue) {
+		return ue
+	}
+	return nil
+}
+
+// irrecoverable reports whether err means cached credentials must go.
+func irrecoverable(err error) bool {
+	ue := asUpstreamError(err)
+	return ue != nil && ue.irrecoverable()
+}
+
+// EKSAuthConfig configures the EKS Auth client.
+type EKSAuthConfig struct {
+	// AWS holds the node's credentials and region (config.LoadDefaultConfig).
+	AWS         aws.Config
+	ClusterName string
+	// Endpoint overrides the region's EKS Auth endpoint, e.g. a podidentity
+	// server's URL.
+	Endpoint string
+	// DialTimeout bounds connecting (default 500ms, as the AWS agent).
+	DialTimeout time.Duration
+}
+
+// NewEKSAuth is the Upstream of the real aws-sdk-go-v2 EKS Auth client,
+// signed with the node's credentials. Retries are the agent's own (see
+// retryPolicy): the SDK's retryer and its client-side retry quota are off.
+func NewEKSAuth(cfg EKSAuthConfig) Upstream {
+	dial := cfg.DialTimeout
+	if dial <= 0 {
+		dial = 500 * time.Millisecond
+	}
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   2 * time.Second,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	client := eksauth.NewFromConfig(cfg.AWS, func(o *eksauth.Options) {
+		o.HTTPClient = &http.Client{Transport: transport}
+		o.Retryer = aws.NopRetryer{}
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	})
+	return &eksAuth{client: client, cluster: cfg.ClusterName}
+}
+
+type eksAuth struct {
+	client  *eksauth.Client
+	cluster string
+}
+
+func (e *eksAuth) AssumeRoleForPodIdentity(ctx context.Context, token string) (Credentials, error) {
+	out, err := e.client.AssumeRoleForPodIdentity(ctx, &eksauth.AssumeRoleForPodIdentityInput{
+		ClusterName: aws.String(e.cluster),
+		Token:       aws.String(token),
+	})
+	if err != nil {
+		return Credentials{}, classifySDKError(err)
+	}
+	c, u := out.Credentials, out.AssumedRoleUser
+	if c == nil || u == nil || c.AccessKeyId == nil || c.SecretAccessKey == nil || c.SessionToken == nil ||
+		c.Expiration == nil || u.Arn == nil {
+		return Credentials{}, errors.New("EKS Auth answered without credentials or assumed role")
+	}
+	role, err := arn.Parse(*u.Arn)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("EKS Auth answered an assumed role ARN that does not parse: %w", err)
+	}
+	creds := Credentials{
+		AccessKeyID:     *c.AccessKeyId,
+		SecretAccessKey: *c.SecretAccessKey,
+		SessionToken:    *c.SessionToken,
+		AccountID:       role.AccountID,
+		Expiration:      c.Expiration.UTC(),
+		RoleARN:         *u.Arn,
+	}
+	if a := out.PodIdentityAssociation; a != nil && a.AssociationId != nil {
+		creds.AssociationID = *a.AssociationId
+	}
+	return creds, nil
+}
+
+// classifySDKError turns an SDK error into an *UpstreamError.
+func classifySDKError(err error) *UpstreamError {
+	ue := &UpstreamError{Err: err}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		ue.Status = re.HTTPStatusCode()
+		ue.RequestID = re.ServiceRequestID()
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		ue.Code, ue.Message = ae.ErrorCode(), ae.ErrorMessage()
+	}
+	if ue.Status != 0 && ue.Message == "" {
+		ue.Message = err.Error()
+	}
+	return ue
+}
