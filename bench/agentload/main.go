@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -23,13 +22,10 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/podidentity/podidentity/bench/internal/loadrun"
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
@@ -75,7 +71,7 @@ func run(binary string, conns int, duration, warmup time.Duration, maxRequests i
 		return err
 	}
 	defer cmd.Process.Kill()
-	endpoint, err := waitServing(stdout)
+	endpoint, err := loadrun.WaitFor(stdout, regexp.MustCompile(`serving credentials on (http://\S+)`))
 	if err != nil {
 		return err
 	}
@@ -113,40 +109,7 @@ func run(binary string, conns int, duration, warmup time.Duration, maxRequests i
 		return nil
 	}
 
-	load := func(d time.Duration, record bool) ([]time.Duration, int64, int64) {
-		var (
-			n, failures atomic.Int64
-			mu          sync.Mutex
-			all         []time.Duration
-			wg          sync.WaitGroup
-		)
-		deadline := time.Now().Add(d)
-		for c := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				lat := make([]time.Duration, 0, 1<<16)
-				for i := c; time.Now().Before(deadline) && n.Add(1) <= maxRequests; i += conns {
-					start := time.Now()
-					if err := get(tokens[i%pods]); err != nil {
-						if failures.Add(1) == 1 {
-							fmt.Fprintln(os.Stderr, "agentload: first failure:", err)
-						}
-						continue
-					}
-					lat = append(lat, time.Since(start))
-				}
-				if record {
-					mu.Lock()
-					all = append(all, lat...)
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-		return all, min(n.Load(), maxRequests), failures.Load()
-	}
-
+	fetch := func(i int) error { return get(tokens[i%pods]) }
 	// Warm up: every token fetched once, connections open. Then unloaded
 	// latency, one request at a time.
 	for _, tok := range tokens {
@@ -154,73 +117,29 @@ func run(binary string, conns int, duration, warmup time.Duration, maxRequests i
 			return fmt.Errorf("warming the cache: %w", err)
 		}
 	}
-	load(warmup, false)
-	var single []time.Duration
-	for i := range 2000 {
-		start := time.Now()
-		if err := get(tokens[i%pods]); err != nil {
-			return err
-		}
-		single = append(single, time.Since(start))
+	loadrun.Run(conns, warmup, maxRequests, false, fetch)
+	single := loadrun.Run(1, time.Minute, 2000, true, fetch)
+	if single.FirstErr != nil {
+		return single.FirstErr
 	}
 	callsBefore := upstreamCalls.Load()
-	cpu0, err := cpuTime(cmd.Process.Pid)
+	cpu0, err := loadrun.CPUTime(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	lat, n, failures := load(duration, true)
-	elapsed := time.Since(t0)
-	cpu1, _ := cpuTime(cmd.Process.Pid)
-	ok := int64(len(lat))
+	res := loadrun.Run(conns, duration, maxRequests, true, fetch)
+	cpu1, _ := loadrun.CPUTime(cmd.Process.Pid)
+	ok, lat, p := int64(len(res.Latencies)), res.Latencies, loadrun.Percentile
 	fmt.Printf("agent GET /v1/credentials, cached, %d pods, %d connections\n", pods, conns)
-	fmt.Printf("  unloaded (1 connection): p50 %s  p99 %s\n", pct(single, 50), pct(single, 99))
-	fmt.Printf("  loaded: %d requests in %s, %d failed: %.0f req/s\n", n, elapsed.Round(time.Millisecond), failures, float64(ok)/elapsed.Seconds())
-	fmt.Printf("  loaded latency: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", pct(lat, 50), pct(lat, 90), pct(lat, 99), pctf(lat, 99.9), pct(lat, 100))
+	fmt.Printf("  unloaded (1 connection): p50 %s  p99 %s\n", p(single.Latencies, 50), p(single.Latencies, 99))
+	fmt.Printf("  loaded: %d requests in %s, %d failed: %.0f req/s\n", res.Requests, res.Elapsed.Round(time.Millisecond), res.Failures, float64(ok)/res.Elapsed.Seconds())
+	fmt.Printf("  loaded latency: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", p(lat, 50), p(lat, 90), p(lat, 99), p(lat, 99.9), p(lat, 100))
 	if ok > 0 {
-		fmt.Printf("  agent CPU: %.1f µs per request (%.2f cores busy)\n", float64((cpu1-cpu0).Microseconds())/float64(ok), (cpu1-cpu0).Seconds()/elapsed.Seconds())
+		fmt.Printf("  agent CPU: %.1f µs per request (%.2f cores busy)\n", float64((cpu1-cpu0).Microseconds())/float64(ok), (cpu1-cpu0).Seconds()/res.Elapsed.Seconds())
 	}
 	fmt.Printf("  calls to EKS Auth: %d while warming the cache (one per token), %d under load\n", callsBefore, upstreamCalls.Load()-callsBefore)
-	if failures > 0 {
-		return fmt.Errorf("%d requests failed", failures)
+	if res.Failures > 0 {
+		return fmt.Errorf("%d requests failed, the first: %w", res.Failures, res.FirstErr)
 	}
 	return nil
-}
-
-// waitServing reads the agent's stdout until it names its credential URL.
-func waitServing(r io.Reader) (string, error) {
-	re := regexp.MustCompile(`serving credentials on (http://\S+)`)
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			go io.Copy(io.Discard, r)
-			return m[1], nil
-		}
-	}
-	return "", fmt.Errorf("agent exited before serving")
-}
-
-// cpuTime is the user+system CPU time a process has used, from /proc.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the parenthesised command name: utime and stime are
-	// fields 14 and 15 of the line, in clock ticks (100 Hz on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-func pct(d []time.Duration, p int) time.Duration { return pctf(d, float64(p)) }
-
-func pctf(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	slices.Sort(d)
-	i := int(float64(len(d)-1) * p / 100)
-	return d[i].Round(time.Microsecond)
 }

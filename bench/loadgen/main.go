@@ -11,7 +11,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -27,16 +26,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/podidentity/podidentity/bench/internal/loadrun"
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
@@ -91,6 +86,7 @@ auth:
       accessKeyId: %s
       secretAccessKey: %s
       actions: ["eks:*", "eks-auth:AssumeRoleForPodIdentity"]
+      clusters: ["*"]
 `, filepath.Join(dir, "db.sqlite"), filepath.Join(dir, "jwks.json"), accessKey, secretKey)
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
 		return err
@@ -102,7 +98,7 @@ auth:
 		return err
 	}
 	defer cmd.Process.Kill()
-	endpoint, err := waitListening(stdout)
+	endpoint, err := loadrun.WaitFor(stdout, regexp.MustCompile(`listening on (http://\S+)`))
 	if err != nil {
 		return err
 	}
@@ -125,81 +121,35 @@ auth:
 		bodies[i], _ = json.Marshal(map[string]string{"token": tok})
 	}
 
-	load := func(d time.Duration, record bool) ([]time.Duration, int64, int64) {
-		var (
-			n, failures atomic.Int64
-			mu          sync.Mutex
-			all         []time.Duration
-			wg          sync.WaitGroup
-		)
-		deadline := time.Now().Add(d)
-		for c := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				lat := make([]time.Duration, 0, 4096)
-				for i := c; time.Now().Before(deadline) && n.Add(1) <= maxRequests; i += conns {
-					start := time.Now()
-					if _, err := call(client, endpoint, "/clusters/load/assume-role-for-pod-identity", "eks-auth", string(bodies[i%pods]), sign); err != nil {
-						failures.Add(1)
-						continue
-					}
-					lat = append(lat, time.Since(start))
-				}
-				if record {
-					mu.Lock()
-					all = append(all, lat...)
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-		return all, min(n.Load(), maxRequests), failures.Load()
+	assume := func(i int) error {
+		_, err := call(client, endpoint, "/clusters/load/assume-role-for-pod-identity", "eks-auth", string(bodies[i%pods]), sign)
+		return err
 	}
-
 	// Warm up (every pod's token verified once, connections open), then
 	// measure unloaded latency: one request at a time.
-	load(warmup, false)
-	var single []time.Duration
-	for i := range 2000 {
-		start := time.Now()
-		if _, err := call(client, endpoint, "/clusters/load/assume-role-for-pod-identity", "eks-auth", string(bodies[i%pods]), sign); err != nil {
-			return err
-		}
-		single = append(single, time.Since(start))
+	loadrun.Run(conns, warmup, maxRequests, false, assume)
+	single := loadrun.Run(1, time.Minute, 2000, true, assume)
+	if single.FirstErr != nil {
+		return single.FirstErr
 	}
-	cpu0, err := cpuTime(cmd.Process.Pid)
+	cpu0, err := loadrun.CPUTime(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	lat, n, failures := load(duration, true)
-	elapsed := time.Since(t0)
-	cpu1, _ := cpuTime(cmd.Process.Pid)
-	ok := int64(len(lat))
+	res := loadrun.Run(conns, duration, maxRequests, true, assume)
+	cpu1, _ := loadrun.CPUTime(cmd.Process.Pid)
+	ok, lat, p := int64(len(res.Latencies)), res.Latencies, loadrun.Percentile
 	fmt.Printf("AssumeRoleForPodIdentity, %d pods, %d connections, signed=%v\n", pods, conns, sign)
-	fmt.Printf("  unloaded (1 connection): p50 %s  p99 %s\n", pct(single, 50), pct(single, 99))
-	fmt.Printf("  loaded: %d requests in %s, %d failed: %.0f req/s\n", n, elapsed.Round(time.Millisecond), failures, float64(ok)/elapsed.Seconds())
-	fmt.Printf("  loaded latency: p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100))
+	fmt.Printf("  unloaded (1 connection): p50 %s  p99 %s\n", p(single.Latencies, 50), p(single.Latencies, 99))
+	fmt.Printf("  loaded: %d requests in %s, %d failed: %.0f req/s\n", res.Requests, res.Elapsed.Round(time.Millisecond), res.Failures, float64(ok)/res.Elapsed.Seconds())
+	fmt.Printf("  loaded latency: p50 %s  p90 %s  p99 %s  max %s\n", p(lat, 50), p(lat, 90), p(lat, 99), p(lat, 100))
 	if ok > 0 {
-		fmt.Printf("  server CPU: %.1f µs per request (%.2f cores busy)\n", float64((cpu1-cpu0).Microseconds())/float64(ok), (cpu1-cpu0).Seconds()/elapsed.Seconds())
+		fmt.Printf("  server CPU: %.1f µs per request (%.2f cores busy)\n", float64((cpu1-cpu0).Microseconds())/float64(ok), (cpu1-cpu0).Seconds()/res.Elapsed.Seconds())
 	}
-	if failures > 0 {
-		return fmt.Errorf("%d requests failed", failures)
+	if res.Failures > 0 {
+		return fmt.Errorf("%d requests failed, the first: %w", res.Failures, res.FirstErr)
 	}
 	return nil
-}
-
-func waitListening(r io.Reader) (string, error) {
-	re := regexp.MustCompile(`listening on (http://\S+)`)
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			go io.Copy(io.Discard, r)
-			return m[1], nil
-		}
-	}
-	return "", fmt.Errorf("server exited before listening")
 }
 
 var awsSigner = v4.NewSigner()
@@ -230,27 +180,4 @@ func call(client *http.Client, endpoint, path, service, body string, sign bool) 
 		return nil, fmt.Errorf("%s %s: %d %s", service, path, resp.StatusCode, b)
 	}
 	return b, nil
-}
-
-// cpuTime is the user+system CPU time a process has used, from /proc.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the parenthesised command name; utime and stime are
-	// fields 14 and 15 of the whole line, in clock ticks (100 Hz on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	i := (len(d) - 1) * p / 100
-	return d[i].Round(time.Microsecond)
 }

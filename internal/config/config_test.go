@@ -116,7 +116,7 @@ log:
 	for _, key := range []string{"listen:", "region:", "accountId:", "storage:", "clusters[0].name:", "clusters[0].issuer:",
 		"clusters[0]: set exactly one", "clusters[1]: set exactly one", "clusters[1].name: cluster \"-bad\" is declared more than once",
 		"credentials.backend:", "credentials.sealingKeys[0]: set exactly one", "credentials.sealingKeys[1].id:", "credentials.sessionDuration:",
-		"auth.principals[0].arn:", "auth.principals[0].accessKeyId:", "auth.principals[0]: set exactly one", "auth.principals[0].actions:",
+		"auth.principals[0].arn:", "auth.principals[0].accessKeyId:", "auth.principals[0]: set exactly one", "auth.principals[0].actions:", "auth.principals[0].clusters:",
 		"limits.associationsPerCluster:", "log.level:", "log.format:"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("problem %q not reported in:\n%v", key, err)

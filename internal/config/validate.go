@@ -60,6 +60,9 @@ func (f *File) Validate() error {
 		if len(r.Actions) == 0 {
 			p.add(key+".actions", "list the actions the role's sessions may call")
 		}
+		if len(r.Clusters) == 0 {
+			p.add(key+".clusters", `list the clusters the role's sessions may act on, e.g. ["*"]`)
+		}
 	}
 	if f.Limits.AssociationsPerCluster < 1 {
 		p.add("limits.associationsPerCluster", "must be at least 1")
@@ -178,6 +181,9 @@ func (pr Principal) validate(key string, p *problems) {
 	}
 	if len(pr.Actions) == 0 {
 		p.add(key+".actions", "list the actions the principal may call, e.g. eks:*")
+	}
+	if len(pr.Clusters) == 0 {
+		p.add(key+".clusters", `list the clusters the principal may act on, e.g. ["*"]`)
 	}
 }
 
