@@ -19,6 +19,7 @@ Usage:
   podidentity server [--config FILE | --dev] [--listen ADDR]
   podidentity token --service-account SA [--cluster demo] [--namespace NS] [--pod-name P] [--ttl 1h]
                     [--endpoint URL | --key FILE --issuer URL] [--output FILE]
+  podidentity webhook --tls-cert-file F --tls-key-file F --endpoint URL --cluster-name NAME [--port 9443] [--fail-closed]
   podidentity agent --cluster-name NAME [--endpoint URL] [--port 80] [--bind-hosts 169.254.170.23,fd00:ec2::23]
   podidentity version
 
@@ -39,6 +40,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runToken(ctx, args[1:], stdout, stderr)
 	case "agent":
 		return runAgent(ctx, args[1:], stdout, stderr)
+	case "webhook":
+		return runWebhook(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "podidentity", version())
 		return 0

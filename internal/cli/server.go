@@ -181,8 +181,14 @@ func (p *ServerProgram) Run(ctx context.Context, stdout io.Writer) error {
 	if p.dev {
 		printDevBanner(stdout, p.Addr(), p.cfg)
 	}
+	return serveUntilDone(ctx, p.http, p.log, func() error { return p.http.Serve(p.ln) })
+}
+
+// serveUntilDone runs serve until it fails or ctx ends, then shuts srv down
+// gracefully, giving requests in flight 10 seconds to finish.
+func serveUntilDone(ctx context.Context, srv *http.Server, log *slog.Logger, serve func() error) error {
 	errc := make(chan error, 1)
-	go func() { errc <- p.http.Serve(p.ln) }()
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -193,8 +199,8 @@ func (p *ServerProgram) Run(ctx context.Context, stdout io.Writer) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p.log.Info("shutting down")
-	return p.http.Shutdown(shutdownCtx)
+	log.Info("shutting down")
+	return srv.Shutdown(shutdownCtx)
 }
 
 // Close releases the store and the listener.

@@ -279,7 +279,10 @@ func (s *remoteSource) get(ctx context.Context, u string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
+	// kube-apiserver serves its JWKS only as application/jwk-set+json and
+	// answers 406 to a request that accepts only application/json (the type
+	// of its discovery document).
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,256 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+
+	"github.com/podidentity/podidentity/internal/config"
+	"github.com/podidentity/podidentity/internal/webhook"
+)
+
+// WebhookConfig is the runtime configuration of `podidentity webhook`.
+type WebhookConfig struct {
+	CertFile, KeyFile string
+	Listen            string // host:port
+	Endpoint          string // the podidentity server's EKS API
+	ClusterName       string
+	Region            string // to sign requests for; empty: the SDK's
+	Options           webhook.Options
+	CacheTTL          time.Duration
+	NegativeCacheTTL  time.Duration
+	LookupTimeout     time.Duration
+	FailClosed        bool
+	Log               config.Log
+}
+
+func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("podidentity webhook", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c WebhookConfig
+	fs.StringVar(&c.CertFile, "tls-cert-file", "", "PEM certificate to serve (reloaded when it changes)")
+	fs.StringVar(&c.KeyFile, "tls-key-file", "", "PEM private key of the certificate (reloaded when it changes)")
+	port := fs.Int("port", 9443, "HTTPS port")
+	bind := fs.String("bind-address", "", "address to listen on (default: all)")
+	fs.StringVar(&c.Endpoint, "endpoint", "", "URL of the podidentity server, asked whether a service account has an association")
+	fs.StringVar(&c.ClusterName, "cluster-name", "", "this cluster's name in the podidentity server")
+	fs.StringVar(&c.Region, "region", "", "region to sign requests to the server for (default: the AWS SDK's, e.g. AWS_REGION)")
+	ipFamily := fs.String("ip-family", "ipv4", "ipv4 or ipv6: which address of the node agent pods are given")
+	fs.StringVar(&c.Options.CredentialsURI, "credentials-uri", "", "AWS_CONTAINER_CREDENTIALS_FULL_URI to inject, overriding --ip-family")
+	fs.Int64Var(&c.Options.TokenExpiration, "token-expiration", webhook.DefaultTokenExpiration, "expirationSeconds of the token, unless the pod's eks.amazonaws.com/token-expiration says otherwise")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", 10*time.Second, "how long an association found is remembered")
+	fs.DurationVar(&c.NegativeCacheTTL, "negative-cache-ttl", 2*time.Second, "how long the absence of an association is remembered")
+	fs.DurationVar(&c.LookupTimeout, "lookup-timeout", 5*time.Second, "bound on one association lookup; keep it below the webhook's timeoutSeconds")
+	fs.BoolVar(&c.FailClosed, "fail-closed", false, "refuse pod creation when the server cannot be asked (default: admit the pod without credentials, with a warning)")
+	fs.StringVar(&c.Log.Level, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.Log.Format, "log-format", "json", "json or text")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "podidentity webhook: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var problems []error
+	switch *ipFamily {
+	case "ipv4":
+		if c.Options.CredentialsURI == "" {
+			c.Options.CredentialsURI = webhook.CredentialsURIIPv4
+		}
+	case "ipv6":
+		if c.Options.CredentialsURI == "" {
+			c.Options.CredentialsURI = webhook.CredentialsURIIPv6
+		}
+	default:
+		problems = append(problems, fmt.Errorf("--ip-family %q must be ipv4 or ipv6", *ipFamily))
+	}
+	if *port < 0 || *port > 65535 {
+		problems = append(problems, fmt.Errorf("--port %d is not a port", *port))
+	}
+	c.Listen = net.JoinHostPort(*bind, strconv.Itoa(*port))
+	if err := errors.Join(append(problems, c.validate())...); err != nil {
+		fmt.Fprintf(stderr, "podidentity webhook: %v\n", err)
+		return 2
+	}
+	p, err := NewWebhookProgram(ctx, c, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "podidentity webhook: %v\n", err)
+		return 1
+	}
+	defer p.Close()
+	if err := p.Run(ctx, stdout); err != nil {
+		fmt.Fprintf(stderr, "podidentity webhook: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// validate reports every problem at once.
+func (c WebhookConfig) validate() error {
+	var errs []error
+	if c.CertFile == "" || c.KeyFile == "" {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file are required: the API server only calls webhooks over HTTPS"))
+	}
+	if u, err := url.Parse(c.Endpoint); c.Endpoint == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--endpoint %q must be the podidentity server's URL, e.g. http://podidentity.podidentity-system:8080", c.Endpoint))
+	}
+	if c.ClusterName == "" {
+		errs = append(errs, errors.New("--cluster-name is required"))
+	}
+	if err := c.Options.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LookupTimeout <= 0 {
+		errs = append(errs, errors.New("--lookup-timeout must be positive"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q must be json or text", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// WebhookProgram is a running admission webhook. Tests start it on
+// 127.0.0.1:0.
+type WebhookProgram struct {
+	cfg  WebhookConfig
+	log  *slog.Logger
+	ln   net.Listener
+	http *http.Server
+}
+
+// NewWebhookProgram loads the certificate, sets up the association lookup
+// and binds the listener, so that mistakes surface before Run.
+func NewWebhookProgram(ctx context.Context, c WebhookConfig, logOut io.Writer) (*WebhookProgram, error) {
+	log := newLogger(c.Log, logOut)
+	certs, err := webhook.NewCertReloader(c.CertFile, c.KeyFile, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	lookup, err := newEKSAssociations(ctx, c, log)
+	if err != nil {
+		return nil, err
+	}
+	h, err := webhook.NewHandler(webhook.Config{
+		Options:       c.Options,
+		Associations:  webhook.NewCache(lookup, c.CacheTTL, c.NegativeCacheTTL, nil),
+		FailClosed:    c.FailClosed,
+		LookupTimeout: c.LookupTimeout,
+		Logger:        log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mutate", h)
+	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
+	mux.HandleFunc("GET /healthz", ok)
+	mux.HandleFunc("GET /readyz", ok)
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", c.Listen, err)
+	}
+	return &WebhookProgram{
+		cfg: c,
+		log: log,
+		ln:  ln,
+		http: &http.Server{
+			Handler: mux,
+			TLSConfig: &tls.Config{
+				MinVersion:     tls.VersionTLS12,
+				GetCertificate: certs.GetCertificate,
+			},
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+	}, nil
+}
+
+// Addr is the address the webhook listens on.
+func (p *WebhookProgram) Addr() string { return p.ln.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (p *WebhookProgram) Run(ctx context.Context, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "podidentity webhook listening on https://%s (cluster %s, server %s)\n", p.Addr(), p.cfg.ClusterName, p.cfg.Endpoint)
+	return serveUntilDone(ctx, p.http, p.log, func() error { return p.http.ServeTLS(p.ln, "", "") })
+}
+
+// Close releases the listener.
+func (p *WebhookProgram) Close() error { return p.http.Close() }
+
+// eksAssociations asks the podidentity server, through the EKS API and
+// with the credentials of the AWS SDK's default chain, whether a service
+// account has an association: the webhook holds no database and no
+// Kubernetes credentials of its own.
+type eksAssociations struct {
+	client  *eks.Client
+	cluster string
+}
+
+func newEKSAssociations(ctx context.Context, c WebhookConfig, log *slog.Logger) (*eksAssociations, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if c.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(c.Region))
+	}
+	// A lookup must end within LookupTimeout; one retry is all that fits.
+	opts = append(opts, awsconfig.WithRetryMaxAttempts(2))
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS SDK configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("no region to sign requests for: set --region or AWS_REGION")
+	}
+	// Find out now, not at the first pod, if there are no credentials.
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if creds, err := cfg.Credentials.Retrieve(cctx); err != nil {
+		log.Warn("no AWS credentials found for signing requests to the server yet; lookups will fail until there are", "err", err)
+	} else {
+		log.Info("signing requests to the server", "access_key_id", creds.AccessKeyID, "source", creds.Source, "region", cfg.Region)
+	}
+	client := eks.NewFromConfig(cfg, func(o *eks.Options) {
+		o.BaseEndpoint = aws.String(c.Endpoint)
+	})
+	return &eksAssociations{client: client, cluster: c.ClusterName}, nil
+}
+
+func (a *eksAssociations) HasAssociation(ctx context.Context, namespace, serviceAccount string) (bool, error) {
+	out, err := a.client.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{
+		ClusterName:    aws.String(a.cluster),
+		Namespace:      aws.String(namespace),
+		ServiceAccount: aws.String(serviceAccount),
+	})
+	if err != nil {
+		return false, fmt.Errorf("ListPodIdentityAssociations %s/%s in cluster %s: %w", namespace, serviceAccount, a.cluster, err)
+	}
+	for _, s := range out.Associations {
+		if aws.ToString(s.Namespace) == namespace && aws.ToString(s.ServiceAccount) == serviceAccount {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podidentity/podidentity/internal/config"
+	"github.com/podidentity/podidentity/internal/webhook"
+)
+
+func TestWebhookFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"--tls-cert-file and --tls-key-file are required", "--endpoint", "--cluster-name is required"}},
+		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--endpoint", "ftp://x", "--cluster-name", "c"}, []string{`--endpoint "ftp://x"`}},
+		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--endpoint", "http://x", "--cluster-name", "c", "--ip-family", "ipv5", "--token-expiration", "60", "--log-level", "loud"},
+			[]string{`--ip-family "ipv5"`, "token expiration 60 s", `--log-level "loud"`}},
+		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--endpoint", "http://x", "--cluster-name", "c", "extra"}, []string{`unexpected argument "extra"`}},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Run(context.Background(), append([]string{"webhook"}, tc.args...), &stdout, &stderr); code != 2 {
+			t.Errorf("webhook %q: exit %d, want 2", tc.args, code)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("webhook %q: stderr %q does not say %q", tc.args, stderr.String(), w)
+			}
+		}
+	}
+}
+
+// fakeEKS answers ListPodIdentityAssociations as the server does and
+// records how it was called.
+type fakeEKS struct {
+	mu      sync.Mutex
+	has     map[string]bool // "namespace/serviceAccount"
+	down    bool
+	queries []string
+	auth    []string
+}
+
+func (f *fakeEKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queries = append(f.queries, r.URL.Path+"?"+r.URL.RawQuery)
+	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	if f.down {
+		w.Header().Set("X-Amzn-ErrorType", "ServerException")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte(`{"message":"down"}`))
+		return
+	}
+	ns, sa := r.URL.Query().Get("namespace"), r.URL.Query().Get("serviceAccount")
+	list := []any{}
+	if f.has[ns+"/"+sa] {
+		list = append(list, map[string]any{"clusterName": "kube", "namespace": ns, "serviceAccount": sa,
+			"associationId": "a-0123456789abcdefg", "associationArn": "arn:aws:eks:us-west-2:111122223333:podidentityassociation/kube/a-0123456789abcdefg"})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"associations": list})
+}
+
+// writeServingCert writes a self-signed certificate for 127.0.0.1 and
+// returns it.
+func writeServingCert(t *testing.T, certFile, keyFile, cn string) *x509.Certificate {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	// Written to temporary files and renamed, as the kubelet swaps a
+	// Secret's files, so that a reader never sees half a pair.
+	for path, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: kder}} {
+		if err := os.WriteFile(path+".tmp", pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return cert
+}
+
+func podReview(namespace, sa string) []byte {
+	pod, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "p", "namespace": namespace},
+		"spec":     map[string]any{"serviceAccountName": sa, "containers": []any{map[string]any{"name": "c", "image": "busybox"}}}})
+	b, _ := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
+		"uid": "u-1", "kind": map[string]string{"version": "v1", "kind": "Pod"}, "resource": map[string]string{"version": "v1", "resource": "pods"},
+		"namespace": namespace, "operation": "CREATE", "object": json.RawMessage(pod)}})
+	return b
+}
+
+// TestWebhookProgram runs the webhook as the command does, over TLS, with
+// its lookups going to a fake EKS endpoint: associations decide, requests
+// are signed with the SDK chain's credentials, a renewed certificate is
+// served without a restart, and --fail-closed decides outages.
+func TestWebhookProgram(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPODIDENTITYWEBHOOK")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "webhook-secret")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	eksAPI := &fakeEKS{has: map[string]bool{"team-a/app": true}}
+	ep := httptest.NewServer(eksAPI)
+	defer ep.Close()
+
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	first := writeServingCert(t, certFile, keyFile, "first")
+
+	start := func(t *testing.T, failClosed bool) (string, *x509.CertPool) {
+		cfg := WebhookConfig{
+			CertFile: certFile, KeyFile: keyFile, Listen: "127.0.0.1:0", Endpoint: ep.URL, ClusterName: "kube", Region: "us-west-2",
+			CacheTTL: time.Minute, NegativeCacheTTL: time.Minute, LookupTimeout: 5 * time.Second, FailClosed: failClosed,
+			Log: config.Log{Level: "info", Format: "text"},
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		p, err := NewWebhookProgram(ctx, cfg, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, io.Discard) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			p.Close()
+		})
+		return "https://" + p.Addr(), x509.NewCertPool()
+	}
+
+	url, roots := start(t, false)
+	roots.AddCert(first)
+	client := func(roots *x509.CertPool) *http.Client {
+		// A new transport each time: a fresh TLS handshake sees the
+		// certificate served now.
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 10 * time.Second}
+	}
+	admit := func(t *testing.T, c *http.Client, url, ns, sa string) map[string]any {
+		t.Helper()
+		resp, err := c.Post(url+"/mutate", "application/json", bytes.NewReader(podReview(ns, sa)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var review struct{ Response map[string]any }
+		if err := json.NewDecoder(resp.Body).Decode(&review); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %s: %v", resp.Status, err)
+		}
+		return review.Response
+	}
+
+	if r := admit(t, client(roots), url, "team-a", "app"); r["patchType"] != "JSONPatch" || r["patch"] == nil {
+		t.Errorf("associated service account: response %v, want a JSONPatch", r)
+	}
+	if r := admit(t, client(roots), url, "team-a", "other"); r["allowed"] != true || r["patch"] != nil {
+		t.Errorf("service account without association: response %v", r)
+	}
+	eksAPI.mu.Lock()
+	if len(eksAPI.queries) != 2 || eksAPI.queries[0] != "/clusters/kube/pod-identity-associations?namespace=team-a&serviceAccount=app" {
+		t.Errorf("lookups %q", eksAPI.queries)
+	}
+	for _, a := range eksAPI.auth {
+		if !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential=AKIAPODIDENTITYWEBHOOK/") || !strings.Contains(a, "/us-west-2/eks/aws4_request") {
+			t.Errorf("lookup not signed with the SDK chain's credentials for eks in us-west-2: %q", a)
+		}
+	}
+	eksAPI.mu.Unlock()
+	// Cached: no second lookup.
+	admit(t, client(roots), url, "team-a", "app")
+	if eksAPI.mu.Lock(); len(eksAPI.queries) != 2 {
+		t.Errorf("%d lookups after a repeat, want 2 (cached)", len(eksAPI.queries))
+	}
+	eksAPI.mu.Unlock()
+
+	t.Run("certificate renewal", func(t *testing.T) {
+		time.Sleep(1100 * time.Millisecond) // the reloader checks files once a second at most
+		second := writeServingCert(t, certFile, keyFile, "second")
+		newRoots := x509.NewCertPool()
+		newRoots.AddCert(second)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := client(newRoots).Get(url + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the renewed certificate is not served: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+
+	t.Run("server outage", func(t *testing.T) {
+		eksAPI.mu.Lock()
+		eksAPI.down = true
+		eksAPI.mu.Unlock()
+		roots := x509.NewCertPool()
+		cert, _ := os.ReadFile(certFile)
+		roots.AppendCertsFromPEM(cert)
+
+		openURL, _ := start(t, false)
+		r := admit(t, client(roots), openURL, "team-b", "app")
+		if r["allowed"] != true || r["patch"] != nil || r["warnings"] == nil {
+			t.Errorf("fail open: response %v, want allowed with a warning", r)
+		}
+		closedURL, _ := start(t, true)
+		r = admit(t, client(roots), closedURL, "team-b", "app")
+		if r["allowed"] != false || jsonPath(r, "status", "code") != float64(http.StatusServiceUnavailable) {
+			t.Errorf("fail closed: response %v, want refused with 503", r)
+		}
+	})
+}
+
+func jsonPath(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+var _ webhook.AssociationChecker = (*eksAssociations)(nil)

@@ -1,0 +1,312 @@
+package kube
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/podidentity/podidentity/internal/config"
+)
+
+const chart = "deploy/helm/podidentity"
+
+func TestHelmLint(t *testing.T) {
+	needTools(t)
+	for _, args := range [][]string{
+		{"--set", "clusterName=demo"},
+		{"-f", "deploy/manifests/values.yaml"},
+	} {
+		if out, err := helm(t, append([]string{"lint", "--strict", chart}, args...)...); err != nil {
+			t.Errorf("%v\n%s", err, out)
+		}
+	}
+	// Mistakes are caught when rendering, not by the API server or later.
+	for _, tc := range []struct{ set, why string }{
+		{"", "clusterName is required"},
+		{"clusterName=demo,webhook.timeoutSeconds=60", "/webhook/timeoutSeconds"},
+		{"clusterName=demo,webhook.ipFamily=ipv5", "/webhook/ipFamily"},
+		{"clusterName=demo,webhook.tokenExpiration=60", "/webhook/tokenExpiration"},
+		{"clusterName=demo,sever.replicas=1", "'sever' not allowed"},
+		{"clusterName=demo,server.replicas=2", "/server/replicas"},
+		{"clusterName=bad.name", "/clusterName"},
+		{"clusterName=demo,webhook.ipFamily=ipv6,agent.ipv6=false", "set agent.ipv6 true"},
+	} {
+		args := []string{"template", "x", chart}
+		if tc.set != "" {
+			args = append(args, "--set", tc.set)
+		}
+		if _, err := helm(t, args...); err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("helm template --set %q: %v, want an error about %s", tc.set, err, tc.why)
+		}
+	}
+}
+
+// chartCase is one set of values the chart is rendered with.
+type chartCase struct {
+	name  string
+	set   []string
+	check func(t *testing.T, r *rendered)
+}
+
+// rendered is the chart's output, by kind and name.
+type rendered struct {
+	objs   []map[string]any
+	config *config.File
+}
+
+func (r *rendered) find(kind, nameSuffix string) map[string]any {
+	for _, o := range r.objs {
+		name, _ := dig(o, "metadata", "name").(string)
+		if o["kind"] == kind && strings.HasSuffix(name, nameSuffix) {
+			return o
+		}
+	}
+	return nil
+}
+
+func (r *rendered) count(kind string) int {
+	n := 0
+	for _, o := range r.objs {
+		if o["kind"] == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// containerArgs returns the args of the first container of a workload.
+func (r *rendered) containerArgs(t *testing.T, kind, nameSuffix string) []string {
+	t.Helper()
+	o := r.find(kind, nameSuffix)
+	if o == nil {
+		t.Fatalf("no %s *%s", kind, nameSuffix)
+	}
+	var args []string
+	for _, a := range dig(o, "spec", "template", "spec", "containers", 0, "args").([]any) {
+		args = append(args, a.(string))
+	}
+	return args
+}
+
+// dig walks maps and lists; nil when the path does not exist.
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			l, ok := v.([]any)
+			if !ok || k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+var crdsOnce sync.Once
+
+// prepareDryRun makes the cluster ready to take the chart's objects with
+// --dry-run=server: the release namespace exists, and cert-manager's kinds
+// are known.
+func prepareDryRun(t *testing.T, c *kubeCluster) {
+	t.Helper()
+	crdsOnce.Do(func() {
+		stub, err := os.ReadFile(filepath.Join("testdata", "cert-manager-crds-stub.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.must(t, stub, "apply", "-f", "-")
+		c.must(t, nil, "wait", "--for", "condition=Established", "--timeout", "60s",
+			"crd/issuers.cert-manager.io", "crd/certificates.cert-manager.io")
+		c.must(t, asList(t, []map[string]any{namespace(systemNS)}), "apply", "-f", "-")
+	})
+}
+
+// TestHelmChart renders the chart with several sets of values, checks what
+// each must hold (least-privilege RBAC, a configuration the server accepts,
+// the webhook's failure policy), and has the real API server validate every
+// object with --dry-run=server.
+func TestHelmChart(t *testing.T) {
+	c := startCluster(t)
+	prepareDryRun(t, c)
+
+	cases := []chartCase{
+		{"defaults", nil, func(t *testing.T, r *rendered) {
+			role := r.find("ClusterRole", "server:tokenreview")
+			want := []any{map[string]any{"apiGroups": []any{"authentication.k8s.io"}, "resources": []any{"tokenreviews"}, "verbs": []any{"create"}}}
+			if role == nil || !cmp.Equal(role["rules"], want) {
+				t.Errorf("the server's ClusterRole is %v, want exactly create on tokenreviews", role)
+			}
+			if n := r.count("ClusterRole") + r.count("Role"); n != 1 {
+				t.Errorf("%d roles, want the one for TokenReview", n)
+			}
+			for _, sa := range []string{"agent", "webhook"} {
+				if o := r.find("ServiceAccount", sa); o == nil || o["automountServiceAccountToken"] != false {
+					t.Errorf("the %s's service account must not mount a token: %v", sa, o)
+				}
+			}
+			hook := dig(r.find("MutatingWebhookConfiguration", "webhook"), "webhooks", 0)
+			for k, want := range map[string]any{"failurePolicy": "Ignore", "reinvocationPolicy": "IfNeeded", "sideEffects": "None"} {
+				if got := dig(hook, k); got != want {
+					t.Errorf("webhook %s = %v, want %v", k, got, want)
+				}
+			}
+			if got := dig(hook, "namespaceSelector", "matchExpressions", 0, "values", 0); got != systemNS {
+				t.Errorf("the webhook does not exclude its own namespace: %v", got)
+			}
+			if r.count("Certificate") != 2 || r.count("Issuer") != 2 {
+				t.Errorf("cert-manager: %d Certificates, %d Issuers; want 2, 2", r.count("Certificate"), r.count("Issuer"))
+			}
+			cl := r.config.Clusters[0]
+			if !cl.Discovery || cl.TokenReview == nil || cl.Name != "demo" {
+				t.Errorf("server cluster config %+v", cl)
+			}
+			if len(r.config.Auth.Principals) != 2 {
+				t.Errorf("principals %+v, want the webhook's and the agents'", r.config.Auth.Principals)
+			}
+			args := r.containerArgs(t, "DaemonSet", "agent")
+			if !slices.Contains(args, "--bind-hosts=169.254.170.23,fd00:ec2::23") || !slices.Contains(args, "--probe-port=2703") || !slices.Contains(args, "--metrics-port=2705") {
+				t.Errorf("agent args %q", args)
+			}
+			ds := r.find("DaemonSet", "agent")
+			if dig(ds, "spec", "template", "spec", "hostNetwork") != true {
+				t.Error("the agent does not use the host network")
+			}
+			if got := dig(ds, "spec", "template", "spec", "initContainers", 0, "securityContext", "capabilities", "add", 0); got != "NET_ADMIN" {
+				t.Errorf("the agent's init container has capability %v, want NET_ADMIN", got)
+			}
+		}},
+		{"no cert-manager", []string{"webhook.certificate.certManager=false"}, func(t *testing.T, r *rendered) {
+			if r.count("Certificate") != 0 || r.find("Secret", "webhook-tls") == nil {
+				t.Error("want a generated TLS Secret and no Certificate")
+			}
+			if dig(r.find("MutatingWebhookConfiguration", "webhook"), "webhooks", 0, "clientConfig", "caBundle") == nil {
+				t.Error("no caBundle")
+			}
+		}},
+		{"no TokenReview", []string{"server.cluster.tokenReview.enabled=false", "server.cluster.allowAnonymousDiscovery=false"}, func(t *testing.T, r *rendered) {
+			if n := r.count("ClusterRole") + r.count("ClusterRoleBinding") + r.count("Role") + r.count("RoleBinding"); n != 0 {
+				t.Errorf("%d RBAC objects, want none", n)
+			}
+			if r.config.Clusters[0].TokenReview != nil {
+				t.Error("the server config still asks for TokenReview")
+			}
+		}},
+		{"fail closed, IPv6", []string{"webhook.failClosed=true", "webhook.ipFamily=ipv6", "webhook.timeoutSeconds=5"}, func(t *testing.T, r *rendered) {
+			if got := dig(r.find("MutatingWebhookConfiguration", "webhook"), "webhooks", 0, "failurePolicy"); got != "Fail" {
+				t.Errorf("failurePolicy %v", got)
+			}
+			args := r.containerArgs(t, "Deployment", "webhook")
+			for _, want := range []string{"--fail-closed=true", "--ip-family=ipv6", "--lookup-timeout=3s"} {
+				if !slices.Contains(args, want) {
+					t.Errorf("webhook args %q lack %s", args, want)
+				}
+			}
+			if args := r.containerArgs(t, "DaemonSet", "agent"); !slices.Contains(args, "--bind-hosts=169.254.170.23,fd00:ec2::23") {
+				t.Errorf("agent args %q", args)
+			}
+		}},
+		{"IPv4 only", []string{"agent.ipv6=false"}, func(t *testing.T, r *rendered) {
+			if args := r.containerArgs(t, "DaemonSet", "agent"); !slices.Contains(args, "--bind-hosts=169.254.170.23") {
+				t.Errorf("agent args %q", args)
+			}
+			script := dig(r.find("DaemonSet", "agent"), "spec", "template", "spec", "initContainers", 0, "command", 2).(string)
+			if strings.Contains(script, "fd00:ec2::23") {
+				t.Errorf("the init container still sets up IPv6:\n%s", script)
+			}
+		}},
+		{"existing secret and issuer", []string{"apiCredentials.existingSecret=mine", "webhook.certificate.issuerRef.name=corp-ca", "webhook.certificate.issuerRef.kind=ClusterIssuer"}, func(t *testing.T, r *rendered) {
+			if r.count("Secret") != 0 || r.count("Issuer") != 0 || r.count("Certificate") != 1 {
+				t.Errorf("%d Secrets, %d Issuers, %d Certificates; want 0, 0, 1", r.count("Secret"), r.count("Issuer"), r.count("Certificate"))
+			}
+		}},
+		{"extra config", []string{
+			"server.extraConfig.limits.associationsPerCluster=100",
+			"server.extraConfig.log.level=debug",
+			"server.extraPrincipals[0].arn=arn:aws:iam::123456789012:user/admin",
+			"server.extraPrincipals[0].accessKeyId=AKIAADMINADMINADMIN",
+			"server.extraPrincipals[0].secretAccessKeyEnv=ADMIN_SECRET",
+			"server.extraPrincipals[0].actions={eks:*}",
+			"server.extraPrincipals[0].clusters={*}",
+		}, func(t *testing.T, r *rendered) {
+			if r.config.Limits.AssociationsPerCluster != 100 || r.config.Log.Level != "debug" || len(r.config.Auth.Principals) != 3 {
+				t.Errorf("config %+v", r.config)
+			}
+		}},
+		{"server only", []string{"webhook.enabled=false", "agent.enabled=false"}, func(t *testing.T, r *rendered) {
+			if r.count("DaemonSet")+r.count("MutatingWebhookConfiguration") != 0 || len(r.config.Auth.Principals) != 0 {
+				t.Error("agent or webhook rendered")
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"template", "podidentity", chart, "--namespace", systemNS, "--set", "clusterName=demo"}
+			for _, s := range tc.set {
+				args = append(args, "--set", s)
+			}
+			out, err := helm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &rendered{objs: splitYAML(t, out)}
+			if cm := r.find("ConfigMap", "server"); cm != nil {
+				cfg, err := config.Parse([]byte(dig(cm, "data", "podidentity.yaml").(string)))
+				if err != nil {
+					t.Fatalf("the server would refuse the chart's configuration: %v", err)
+				}
+				r.config = cfg
+			}
+			tc.check(t, r)
+			if out, err := c.kubectl(t, asList(t, r.objs), "apply", "--dry-run=server", "-f", "-"); err != nil {
+				t.Errorf("the API server refuses the rendered chart: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestPlainManifests checks that deploy/manifests/podidentity.yaml is what
+// the chart renders today, and that the API server accepts it.
+func TestPlainManifests(t *testing.T) {
+	c := startCluster(t)
+	prepareDryRun(t, c)
+	cmd := exec.Command("bash", filepath.Join(repoRoot, "hack", "render-manifests.sh"), "--stdout")
+	cmd.Env = append(os.Environ(), "HELM="+tool.helm)
+	want, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hack/render-manifests.sh: %v", err)
+	}
+	got, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "manifests", "podidentity.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("deploy/manifests/podidentity.yaml is out of date: run hack/render-manifests.sh\n%s",
+			cmp.Diff(string(want), string(got)))
+	}
+	objs := splitYAML(t, string(got))
+	if objs[0]["kind"] != "Namespace" {
+		t.Fatalf("the manifests do not start with their Namespace")
+	}
+	for _, o := range objs[1:] {
+		if ns := dig(o, "metadata", "namespace"); ns != nil && ns != systemNS {
+			t.Errorf("%s %v is in namespace %v", o["kind"], dig(o, "metadata", "name"), ns)
+		}
+	}
+	if out, err := c.kubectl(t, asList(t, objs[1:]), "apply", "--dry-run=server", "-f", "-"); err != nil {
+		t.Errorf("the API server refuses the plain manifests: %v\n%s", err, out)
+	}
+}
