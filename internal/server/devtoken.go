@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/podidentity/podidentity/internal/awsproto"
 )
-
-var errUnknownPrincipal = errors.New("verifier returned a principal of an unknown type")
 
 // DevTokenMinter mints pod-bound service-account tokens for a --dev
 // server's clusters, whose signing keys only that process holds.

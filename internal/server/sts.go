@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/xml"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -42,6 +43,8 @@ func (s *Server) stsAction(w http.ResponseWriter, r *http.Request) error {
 		return pi.Errorf(pi.CodeUnknownOperation, "Could not find operation %s for version %s.", clipPath(action), stsVersion)
 	}
 }
+
+var errUnknownPrincipal = errors.New("verifier returned a principal of an unknown type")
 
 type getCallerIdentityResponse struct {
 	XMLName          xml.Name                  `xml:"GetCallerIdentityResponse"`
