@@ -21,6 +21,9 @@ Usage:
                     [--endpoint URL | --key FILE --issuer URL] [--output FILE]
   podidentity webhook --tls-cert-file F --tls-key-file F --endpoint URL --cluster-name NAME [--port 9443] [--fail-closed]
   podidentity agent --cluster-name NAME [--endpoint URL] [--port 80] [--bind-hosts 169.254.170.23,fd00:ec2::23]
+  podidentity migrate --from sqlite:///path.db --to postgres://user@host:5432/db
+  podidentity export (--storage URL | --config FILE) [--output FILE]    JSON backup, to stdout by default
+  podidentity import (--storage URL | --config FILE) [--input FILE]     from stdin by default
   podidentity version
 
 Run "podidentity COMMAND --help" for a command's flags.
@@ -42,6 +45,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runAgent(ctx, args[1:], stdout, stderr)
 	case "webhook":
 		return runWebhook(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "podidentity", version())
 		return 0

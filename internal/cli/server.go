@@ -97,7 +97,11 @@ type ServerProgram struct {
 // listener, so that configuration and port errors surface before Run.
 func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io.Writer) (*ServerProgram, error) {
 	log := newLogger(cfg.Log, logOut)
-	store, err := sqlstore.Open(ctx, cfg.Storage)
+	storeOpts, err := storeOptions(cfg.StorageOptions)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlstore.OpenOptions(ctx, cfg.Storage, storeOpts)
 	if err != nil {
 		return nil, fmt.Errorf("opening storage: %w", err)
 	}

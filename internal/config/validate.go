@@ -34,6 +34,7 @@ func (f *File) Validate() error {
 	} else if f.Storage == "sqlite://" {
 		p.add("storage", "names no database file")
 	}
+	f.StorageOptions.validate(f.Storage, &p)
 	seen := map[string]bool{}
 	for i, c := range f.Clusters {
 		c.validate(fmt.Sprintf("clusters[%d]", i), &p)
@@ -184,6 +185,32 @@ func (pr Principal) validate(key string, p *problems) {
 	}
 	if len(pr.Clusters) == 0 {
 		p.add(key+".clusters", `list the clusters the principal may act on, e.g. ["*"]`)
+	}
+}
+
+func (o StorageOptions) validate(storage string, p *problems) {
+	postgres := strings.HasPrefix(storage, "postgres://") || strings.HasPrefix(storage, "postgresql://")
+	if postgres {
+		if u, err := url.Parse(storage); err != nil {
+			// url's message would repeat the URL, password included.
+			p.add("storage", "is not a valid postgres:// URL")
+		} else if _, has := u.User.Password(); has && (o.PasswordFile != "" || o.PasswordEnv != "") {
+			p.add("storage", "carries a password and storageOptions names another; keep it in one place")
+		}
+	} else if o != (StorageOptions{}) {
+		p.add("storageOptions", "applies to postgres:// storage only")
+	}
+	if o.PasswordFile != "" && o.PasswordEnv != "" {
+		p.add("storageOptions", "set at most one of passwordFile or passwordEnv")
+	}
+	if o.MaxConns < 0 {
+		p.add("storageOptions.maxConns", "must not be negative")
+	}
+	if o.MinConns < 0 {
+		p.add("storageOptions.minConns", "must not be negative")
+	}
+	if o.MaxConns > 0 && o.MinConns > o.MaxConns {
+		p.add("storageOptions.minConns", "%d exceeds maxConns %d", o.MinConns, o.MaxConns)
 	}
 }
 

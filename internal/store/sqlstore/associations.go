@@ -53,6 +53,11 @@ func notFound(id string) error {
 func (d *DB) CreateAssociation(ctx context.Context, a *podidentity.Association, limit int, idem *podidentity.Idempotency) (*podidentity.Association, error) {
 	var out *podidentity.Association
 	err := d.inTx(ctx, "create association", func(tx *sql.Tx) error {
+		// Taken before the token replay: a retry racing its original
+		// (through another replica) waits for it and then replays it.
+		if err := d.flavor.lockKey(ctx, tx, "cluster/"+a.ClusterName); err != nil {
+			return err
+		}
 		if idem != nil {
 			prev, err := d.replay(ctx, tx, idem)
 			if err != nil || prev != nil {
@@ -139,6 +144,8 @@ func (d *DB) recordToken(ctx context.Context, tx *sql.Tx, idem *podidentity.Idem
 
 // GetAssociation implements podidentity.Store.
 func (d *DB) GetAssociation(ctx context.Context, cluster, id string) (*podidentity.Association, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	a, err := d.getAssociation(ctx, d.db, cluster, id)
 	return a, d.classify("get association", err)
 }
@@ -167,6 +174,8 @@ func (d *DB) withTags(ctx context.Context, q queryer, a *podidentity.Association
 
 // FindAssociation implements podidentity.Store.
 func (d *DB) FindAssociation(ctx context.Context, cluster string, key podidentity.AssociationKey) (*podidentity.Association, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	a, err := scanAssociation(d.db.QueryRowContext(ctx, d.flavor.rebind(`SELECT `+associationColumns+` FROM associations WHERE cluster = ? AND namespace = ? AND service_account = ?`),
 		cluster, key.Namespace, key.ServiceAccount))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -180,6 +189,8 @@ func (d *DB) FindAssociation(ctx context.Context, cluster string, key podidentit
 
 // ListAssociations implements podidentity.Store.
 func (d *DB) ListAssociations(ctx context.Context, q podidentity.AssociationQuery) ([]podidentity.Association, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	var (
 		where = []string{"cluster = ?"}
 		args  = []any{q.Cluster}
@@ -194,8 +205,11 @@ func (d *DB) ListAssociations(ctx context.Context, q podidentity.AssociationQuer
 	}
 	if q.After != nil {
 		// Keyset pagination on the unique (namespace, service_account).
-		where = append(where, "(namespace > ? OR (namespace = ? AND service_account > ?))")
-		args = append(args, q.After.Namespace, q.After.Namespace, q.After.ServiceAccount)
+		// A row-value comparison, which both databases turn into a seek
+		// on the unique index; the equivalent OR form made PostgreSQL
+		// filter from the start of the cluster on every page.
+		where = append(where, "(namespace, service_account) > (?, ?)")
+		args = append(args, q.After.Namespace, q.After.ServiceAccount)
 	}
 	args = append(args, q.Limit)
 	rows, err := d.db.QueryContext(ctx, d.flavor.rebind(`SELECT `+associationColumns+` FROM associations WHERE `+strings.Join(where, " AND ")+
@@ -219,6 +233,9 @@ func (d *DB) ListAssociations(ctx context.Context, q podidentity.AssociationQuer
 func (d *DB) UpdateAssociation(ctx context.Context, cluster, id string, idem *podidentity.Idempotency, change func(*podidentity.Association) error) (*podidentity.Association, error) {
 	var out *podidentity.Association
 	err := d.inTx(ctx, "update association", func(tx *sql.Tx) error {
+		if err := d.flavor.lockKey(ctx, tx, "resource/"+id); err != nil {
+			return err
+		}
 		a, err := d.getAssociation(ctx, tx, cluster, id)
 		if err != nil {
 			return err
@@ -255,6 +272,9 @@ func (d *DB) UpdateAssociation(ctx context.Context, cluster, id string, idem *po
 func (d *DB) DeleteAssociation(ctx context.Context, cluster, id string) (*podidentity.Association, error) {
 	var out *podidentity.Association
 	err := d.inTx(ctx, "delete association", func(tx *sql.Tx) error {
+		if err := d.flavor.lockKey(ctx, tx, "resource/"+id); err != nil {
+			return err
+		}
 		a, err := d.getAssociation(ctx, tx, cluster, id)
 		if err != nil {
 			return err

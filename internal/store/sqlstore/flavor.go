@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"strconv"
 	"strings"
@@ -16,6 +18,20 @@ type flavor struct {
 	numberedParams  bool                 // $1, $2, ... instead of ?
 	uniqueViolation func(err error) bool // a UNIQUE or PRIMARY KEY constraint failed
 	transient       func(err error) bool // worth reporting as "unavailable, retry"
+	// lock serializes, until tx ends, the transactions that check then
+	// write under the same key: a cluster's uniqueness and quota checks, a
+	// resource's tag count, an association's read-modify-write, schema
+	// migrations. nil where BEGIN already takes a database-wide write lock
+	// (SQLite with _txlock=immediate), so nothing can interleave anyway.
+	lock func(ctx context.Context, tx *sql.Tx, key string) error
+}
+
+// lockKey takes the flavor's lock on key inside tx, if it needs one.
+func (f flavor) lockKey(ctx context.Context, tx *sql.Tx, key string) error {
+	if f.lock == nil {
+		return nil
+	}
+	return f.lock(ctx, tx, key)
 }
 
 var sqliteFlavor = flavor{

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -18,17 +19,52 @@ import (
 type DB struct {
 	db     *sql.DB
 	flavor flavor
+	// opTimeout bounds each operation, lock waits included; 0: none
+	// (SQLite bounds its waits with busy_timeout).
+	opTimeout  time.Duration
+	closeExtra func() error // releases what db sits on (the pgx pool)
+}
+
+// Options tune a store beyond what its URL says. Zero values mean the
+// defaults; SQLite ignores them.
+type Options struct {
+	// Password is PostgreSQL's password when it is kept out of the URL
+	// (read from a file or the environment by the caller).
+	Password string
+	// MaxConns and MinConns size the PostgreSQL connection pool (defaults:
+	// pgxpool's, the larger of 4 and the number of CPUs, and 0).
+	MaxConns, MinConns int
+	// ConnectTimeout bounds opening one connection (default 5s, or the
+	// URL's connect_timeout), so requests fail fast while the database is
+	// unreachable.
+	ConnectTimeout time.Duration
+	// OpTimeout bounds one store operation, lock waits included
+	// (PostgreSQL only; default 10s).
+	OpTimeout time.Duration
 }
 
 var _ podidentity.Store = (*DB)(nil)
 
-// Open opens the store a storage URL names and brings its schema up to date:
+// Open opens the store a storage URL names, with default Options, and
+// brings its schema up to date.
+func Open(ctx context.Context, storage string) (*DB, error) {
+	return OpenOptions(ctx, storage, Options{})
+}
+
+// OpenOptions opens the store a storage URL names and brings its schema up
+// to date:
 //
 //	sqlite:///abs/path.db   SQLite file at an absolute path
 //	sqlite://relative.db    SQLite file relative to the working directory
 //	memory                  SQLite in memory, gone when the process exits
-func Open(ctx context.Context, storage string) (*DB, error) {
+//	postgres://user@host:5432/db?sslmode=verify-full   PostgreSQL (also postgresql://)
+//
+// Replicas may open one PostgreSQL database at the same time: migrations
+// run under an advisory lock, so exactly one applies each.
+func OpenOptions(ctx context.Context, storage string, opts Options) (*DB, error) {
 	switch {
+	case strings.HasPrefix(storage, "postgres://") || strings.HasPrefix(storage, "postgresql://"):
+		return openPostgres(ctx, storage, opts)
 	case storage == "memory":
 		return openSQLite(ctx, "", true)
 	case strings.HasPrefix(storage, "sqlite://"):
@@ -38,7 +74,7 @@ func Open(ctx context.Context, storage string) (*DB, error) {
 		}
 		return openSQLite(ctx, path, false)
 	}
-	return nil, fmt.Errorf("storage %q is not supported (use sqlite:///abs/path.db, sqlite://relative.db or memory)", storage)
+	return nil, fmt.Errorf("storage %q is not supported (use sqlite:///abs/path.db, sqlite://relative.db, postgres://... or memory)", redactURL(storage))
 }
 
 func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
@@ -83,8 +119,18 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 	return d, nil
 }
 
+// bound applies the store's per-operation deadline to ctx.
+func (d *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d.opTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d.opTimeout)
+}
+
 // Ping reports whether the database answers.
 func (d *DB) Ping(ctx context.Context) error {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	if err := d.db.PingContext(ctx); err != nil {
 		return podidentity.Unavailable(err)
 	}
@@ -96,7 +142,15 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if d.closeExtra != nil {
+		if cerr := d.closeExtra(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 // classify turns a database error into a domain error: transient failures
 // are retryable, anything else is internal.
@@ -108,14 +162,22 @@ func (d *DB) classify(op string, err error) error {
 		return err
 	}
 	wrapped := fmt.Errorf("%s: %w", op, err)
-	if d.flavor.transient(err) || err == sql.ErrConnDone || err == context.DeadlineExceeded {
+	if d.flavor.transient(err) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) {
 		return podidentity.Unavailable(wrapped)
 	}
 	return podidentity.Internal(wrapped)
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a transaction bounded by the operation deadline,
+// committing when it returns nil.
 func (d *DB) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.tx(ctx, op, fn)
+}
+
+// tx runs fn in a transaction, committing when it returns nil.
+func (d *DB) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return d.classify(op+": begin", err)

@@ -8,6 +8,8 @@ import (
 
 // Setting implements podidentity.Store.
 func (d *DB) Setting(ctx context.Context, key string) (string, bool, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	var v string
 	err := d.db.QueryRowContext(ctx, d.flavor.rebind(`SELECT value FROM settings WHERE name = ?`), key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -23,6 +25,9 @@ func (d *DB) Setting(ctx context.Context, key string) (string, bool, error) {
 func (d *DB) SetSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
 	var stored string
 	err := d.inTx(ctx, "write setting", func(tx *sql.Tx) error {
+		if err := d.flavor.lockKey(ctx, tx, "setting/"+key); err != nil {
+			return err
+		}
 		err := tx.QueryRowContext(ctx, d.flavor.rebind(`SELECT value FROM settings WHERE name = ?`), key).Scan(&stored)
 		if err == nil {
 			return nil

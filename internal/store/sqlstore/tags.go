@@ -9,6 +9,8 @@ import (
 
 // Tags implements podidentity.Store.
 func (d *DB) Tags(ctx context.Context, resource string) (map[string]string, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	tags, err := d.tags(ctx, d.db, resource)
 	return tags, d.classify("list tags", err)
 }
@@ -46,6 +48,9 @@ func (d *DB) putTags(ctx context.Context, tx *sql.Tx, resource string, tags map[
 // TagResource implements podidentity.Store.
 func (d *DB) TagResource(ctx context.Context, resource string, tags map[string]string, maxTags int) error {
 	return d.inTx(ctx, "tag resource", func(tx *sql.Tx) error {
+		if err := d.flavor.lockKey(ctx, tx, "resource/"+resource); err != nil {
+			return err
+		}
 		current, err := d.tags(ctx, tx, resource)
 		if err != nil {
 			return err
@@ -66,6 +71,9 @@ func (d *DB) TagResource(ctx context.Context, resource string, tags map[string]s
 // UntagResource implements podidentity.Store.
 func (d *DB) UntagResource(ctx context.Context, resource string, keys []string) error {
 	return d.inTx(ctx, "untag resource", func(tx *sql.Tx) error {
+		if err := d.flavor.lockKey(ctx, tx, "resource/"+resource); err != nil {
+			return err
+		}
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, d.flavor.rebind(`DELETE FROM tags WHERE resource = ? AND tag_key = ?`), resource, k); err != nil {
 				return err

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"UniquePerServiceAccount", testUniquePerServiceAccount},
 		{"ConcurrentCreatesOneWins", testConcurrentCreates},
 		{"Limit", testLimit},
+		{"Limit5000UnderConcurrentCreates", func(t *testing.T, s pi.Store) { testLimit5000(t, s, s) }},
 		{"Idempotency", testIdempotency},
 		{"Update", testUpdate},
 		{"ListFiltersAndPages", testList},
