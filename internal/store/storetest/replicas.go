@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -365,19 +364,7 @@ func testReplicaListUnderChanges(t *testing.T, a, b pi.Store) {
 				t.Fatal("pagination does not terminate")
 			}
 		}
-		var missing, repeated []string
-		for k := range stable {
-			if seen[k] == 0 {
-				missing = append(missing, k)
-			}
-		}
-		for k, n := range seen {
-			if n > 1 {
-				repeated = append(repeated, k)
-			}
-		}
-		sort.Strings(missing)
-		sort.Strings(repeated)
+		missing, repeated := walkFaults(stable, seen)
 		if len(missing) > 0 || len(repeated) > 0 {
 			t.Fatalf("walk %d under concurrent churn: missing %v, repeated %v", walk, missing, repeated)
 		}

@@ -353,19 +353,7 @@ func testListUnderChanges(t *testing.T, s pi.Store) {
 			t.Fatal("pagination does not terminate")
 		}
 	}
-	var missing, repeated []string
-	for k := range stable {
-		if seen[k] == 0 {
-			missing = append(missing, k)
-		}
-	}
-	for k, n := range seen {
-		if n > 1 {
-			repeated = append(repeated, k)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(repeated)
+	missing, repeated := walkFaults(stable, seen)
 	if len(missing) > 0 || len(repeated) > 0 {
 		t.Errorf("pagination under churn: missing %v, repeated %v", missing, repeated)
 	}
@@ -426,4 +414,22 @@ func testSettings(t *testing.T, s pi.Store) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
+}
+
+// walkFaults compares what a paginated walk saw with the items that existed
+// throughout it: those never seen, and anything seen more than once.
+func walkFaults(stable map[string]bool, seen map[string]int) (missing, repeated []string) {
+	for k := range stable {
+		if seen[k] == 0 {
+			missing = append(missing, k)
+		}
+	}
+	for k, n := range seen {
+		if n > 1 {
+			repeated = append(repeated, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(repeated)
+	return missing, repeated
 }
