@@ -7,9 +7,11 @@ PKGS := ./...
 build:
 	$(GO) build -o bin/podidentity ./cmd/podidentity
 
-# All tests: unit, HTTP (aws-sdk-go-v2), end to end (boto3, AWS CLI).
+# All tests: unit, HTTP (aws-sdk-go-v2), end to end (boto3, AWS CLI,
+# moto), PostgreSQL and a real kube-apiserver, with their tools prepared by
+# hack/with-test-tools.sh first.
 test: lint
-	$(GO) test -count=1 -race -timeout 15m $(PKGS)
+	hack/with-test-tools.sh $(GO) test -count=1 -race -timeout 20m $(PKGS)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
