@@ -1,7 +1,9 @@
-// Package testenv lets tests that need an outside tool (python3 with boto3,
-// the AWS CLI, moto_server, PostgreSQL, a kube-apiserver) skip with a clear
-// message on a developer laptop that lacks it, and fail in CI, where
-// PODIDENTITY_REQUIRE_E2E=1 says every such tool must be present.
+// Package testenv serves tests that run outside tools and processes
+// (python3 with boto3, the AWS CLI, moto_server, PostgreSQL, a
+// kube-apiserver, our own binary): they skip with a clear message on a
+// developer laptop that lacks a tool, and fail in CI, where
+// PODIDENTITY_REQUIRE_E2E=1 says every such tool must be present; and
+// Output collects a process's output while the test reads it.
 package testenv
 
 import (

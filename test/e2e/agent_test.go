@@ -119,7 +119,7 @@ log:
 // agentProc is a running `podidentity agent`.
 type agentProc struct {
 	cmd        *exec.Cmd
-	logs       *syncBuffer
+	logs       *testenv.Output
 	done       chan struct{}
 	credURLs   []string
 	probeURL   string
@@ -154,7 +154,7 @@ func startAgent(t *testing.T, args ...string) *agentProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	a := &agentProc{cmd: cmd, logs: &testenv.Output{}, done: make(chan struct{})}
 	cmd.Stderr = a.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

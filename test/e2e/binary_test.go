@@ -10,10 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 // binary is the podidentity binary built once for the whole package.
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 type server struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testenv.Output
 	done chan struct{}
 }
 
@@ -64,7 +65,7 @@ func startServerEnv(t *testing.T, env []string, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Output{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -119,23 +120,6 @@ func (s *server) stop(t *testing.T) {
 func (s *server) kill() {
 	s.cmd.Process.Kill()
 	<-s.done
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // writeConfig writes a server config into a temp dir and returns its path.

@@ -27,6 +27,7 @@ import (
 
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/store/pgtest"
+	"github.com/podidentity/podidentity/internal/testenv"
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
@@ -102,7 +103,7 @@ func startTogether(t *testing.T, env []string, configs ...string) []*server {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+		s := &server{cmd: cmd, logs: &testenv.Output{}, done: make(chan struct{})}
 		cmd.Stderr = s.logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -44,7 +44,7 @@ const motoAccount = "123456789012"
 type motoServer struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testenv.Output
 	done chan struct{}
 }
 
@@ -68,7 +68,7 @@ func startMoto(t *testing.T, bin, dir string) *motoServer {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		m := &motoServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), logs: &syncBuffer{}, done: make(chan struct{})}
+		m := &motoServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), logs: &testenv.Output{}, done: make(chan struct{})}
 		m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 		m.cmd.Env = env
 		m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs

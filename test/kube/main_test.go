@@ -257,7 +257,7 @@ func asList(t *testing.T, objs []map[string]any) []byte {
 type process struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testenv.Output
 	done chan struct{}
 }
 
@@ -273,7 +273,7 @@ func start(t *testing.T, env []string, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{cmd: cmd, logs: &testenv.Output{}, done: make(chan struct{})}
 	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -310,23 +310,6 @@ func start(t *testing.T, env []string, args ...string) *process {
 		}
 	})
 	return p
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // baseEnv is a clean environment for podidentity processes: no AWS

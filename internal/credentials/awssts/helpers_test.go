@@ -20,6 +20,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/credentials/awssts"
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 // The server's own identity in these tests.
@@ -190,9 +191,9 @@ func (f *fakeSTS) setRespond(fn func(n int, c stsCall) (int, string, string)) {
 
 // newIssuer returns an issuer talking to f with the server's static
 // identity, fast retries, and its log in the returned buffer.
-func newIssuer(t testing.TB, f *fakeSTS, clk *clock, mod ...func(*awssts.Config)) (*awssts.Issuer, *syncBuffer) {
+func newIssuer(t testing.TB, f *fakeSTS, clk *clock, mod ...func(*awssts.Config)) (*awssts.Issuer, *testenv.Output) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Output{}
 	cfg := awssts.Config{
 		AWS: aws.Config{
 			Region:      "us-east-1",
@@ -211,23 +212,6 @@ func newIssuer(t testing.TB, f *fakeSTS, clk *clock, mod ...func(*awssts.Config)
 		t.Fatal(err)
 	}
 	return i, logs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // request is a typical request for pod web-0 of shop/cart in cluster prod,
