@@ -35,6 +35,9 @@ func TestHelmLint(t *testing.T) {
 		{"clusterName=demo,webhook.tokenExpiration=60", "/webhook/tokenExpiration"},
 		{"clusterName=demo,sever.replicas=1", "'sever' not allowed"},
 		{"clusterName=demo,server.replicas=2", "/server/replicas"},
+		{"clusterName=demo,server.storage.type=postgres", "/server/storage/postgres/url"},
+		{"clusterName=demo,server.storage.type=postgres,server.storage.postgres.url=postgres://u:secret@db/p", "/server/storage/postgres/url"},
+		{"clusterName=demo,server.storage.type=mysql", "/server/storage/type"},
 		{"clusterName=bad.name", "/clusterName"},
 		{"clusterName=demo,webhook.ipFamily=ipv6,agent.ipv6=false", "set agent.ipv6 true"},
 	} {
@@ -244,6 +247,42 @@ func TestHelmChart(t *testing.T) {
 		}, func(t *testing.T, r *rendered) {
 			if r.config.Limits.AssociationsPerCluster != 100 || r.config.Log.Level != "debug" || len(r.config.Auth.Principals) != 3 {
 				t.Errorf("config %+v", r.config)
+			}
+		}},
+		{"PostgreSQL, three replicas", []string{
+			"server.storage.type=postgres",
+			"server.storage.postgres.url=postgres://podidentity@db.example:5432/podidentity?sslmode=verify-full",
+			"server.storage.postgres.passwordSecret.name=podidentity-db",
+			"server.storage.postgres.maxConns=8",
+			"server.replicas=3",
+		}, func(t *testing.T, r *rendered) {
+			if r.config.Storage != "postgres://podidentity@db.example:5432/podidentity?sslmode=verify-full" ||
+				r.config.StorageOptions.PasswordEnv != "PODIDENTITY_DATABASE_PASSWORD" || r.config.StorageOptions.MaxConns != 8 {
+				t.Errorf("storage %q, options %+v", r.config.Storage, r.config.StorageOptions)
+			}
+			if r.count("PersistentVolumeClaim") != 0 {
+				t.Error("a PersistentVolumeClaim is rendered for PostgreSQL storage")
+			}
+			d := r.find("Deployment", "server")
+			if dig(d, "spec", "replicas") != 3 || dig(d, "spec", "strategy", "type") != "RollingUpdate" || dig(d, "spec", "strategy", "rollingUpdate", "maxUnavailable") != 0 {
+				t.Errorf("server Deployment spec: replicas %v, strategy %v", dig(d, "spec", "replicas"), dig(d, "spec", "strategy"))
+			}
+			for _, v := range dig(d, "spec", "template", "spec", "volumes").([]any) {
+				if dig(v, "persistentVolumeClaim") != nil {
+					t.Errorf("the server still mounts a volume claim: %v", v)
+				}
+			}
+			var password any
+			for _, e := range dig(d, "spec", "template", "spec", "containers", 0, "env").([]any) {
+				if dig(e, "name") == "PODIDENTITY_DATABASE_PASSWORD" {
+					password = dig(e, "valueFrom", "secretKeyRef")
+				}
+			}
+			if !cmp.Equal(password, map[string]any{"name": "podidentity-db", "key": "password"}) {
+				t.Errorf("database password from %v, want Secret podidentity-db key password", password)
+			}
+			if pdb := r.find("PodDisruptionBudget", "server"); dig(pdb, "spec", "minAvailable") != 1 {
+				t.Errorf("server PodDisruptionBudget %v", pdb)
 			}
 		}},
 		{"server only", []string{"webhook.enabled=false", "agent.enabled=false"}, func(t *testing.T, r *rendered) {

@@ -29,6 +29,11 @@ app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
+{{/* "true" when the server stores its data in PostgreSQL, else empty. */}}
+{{- define "podidentity.postgres" -}}
+{{- if eq .Values.server.storage.type "postgres" }}true{{ end -}}
+{{- end -}}
+
 {{- define "podidentity.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
