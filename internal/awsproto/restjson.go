@@ -63,7 +63,7 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, max))
+	b, err := readAll(http.MaxBytesReader(nil, r.Body, max), r.ContentLength, max)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, pi.Errorf(pi.CodeInvalidRequest, "The request body is larger than %d bytes.", max)
@@ -72,6 +72,31 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 		return nil, pi.Errorf(pi.CodeInvalidRequest, "The request body could not be read.")
 	}
 	return b, nil
+}
+
+// readAll is io.ReadAll with its buffer sized from the declared length
+// (one byte over, to see the end without growing), so a typical request
+// body is read into one allocation instead of a doubling series. The
+// declared length is only a hint: the reader enforces the limit.
+func readAll(r io.Reader, declared, max int64) ([]byte, error) {
+	size := int64(512)
+	if declared > 0 {
+		size = min(declared, max) + 1
+	}
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // DecodeJSON decodes a rest-json request body into v strictly: members the
@@ -97,10 +122,18 @@ func decodeJSON(body []byte, v any, strict bool) error {
 	if err := checkJSONStructure(body); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if strict {
-		dec.DisallowUnknownFields()
+	if !strict {
+		// json.Unmarshal reads body in place; a Decoder would copy it first.
+		if err := json.Unmarshal(body, v); err != nil {
+			if strings.Contains(err.Error(), "after top-level value") {
+				return pi.Errorf(pi.CodeInvalidRequest, "The request body has data after the JSON document.")
+			}
+			return decodeError(err)
+		}
+		return nil
 	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}

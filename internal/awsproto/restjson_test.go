@@ -52,6 +52,52 @@ func TestDecodeJSON(t *testing.T) {
 		if tc.code != "" && pi.ErrorCode(err) != tc.code {
 			t.Errorf("DecodeJSON(%.40q) = %v, want code %s", tc.body, err, tc.code)
 		}
+		// The lenient decoder takes another path through encoding/json; it
+		// must answer every input as the strict one does, unknown members
+		// aside.
+		var lenient sample
+		lerr := DecodeJSONAllowUnknown([]byte(tc.body), &lenient)
+		switch {
+		case tc.body == `{"other":1}`:
+			if lerr != nil {
+				t.Errorf("DecodeJSONAllowUnknown(%.40q) = %v, want the unknown member ignored", tc.body, lerr)
+			}
+		case (err == nil) != (lerr == nil) || err != nil && err.Error() != lerr.Error():
+			t.Errorf("DecodeJSONAllowUnknown(%.40q) = %v, DecodeJSON = %v; want the same", tc.body, lerr, err)
+		}
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	body := strings.Repeat("x", 3000)
+	for _, tc := range []struct {
+		name     string
+		declared int64
+		max      int64
+		want     pi.Code // "" = the whole body
+	}{
+		{"declared length", 3000, 4096, ""},
+		{"unknown length", -1, 4096, ""},
+		{"declared too short", 10, 4096, ""},
+		{"declared too long", 9000, 4096, ""},
+		{"exactly the limit", 3000, 3000, ""},
+		{"over the limit", 3000, 2999, pi.CodeInvalidRequest},
+		{"over the limit, unknown length", -1, 100, pi.CodeInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+			r.ContentLength = tc.declared
+			got, err := ReadBody(r, tc.max)
+			if tc.want != "" {
+				if pi.ErrorCode(err) != tc.want {
+					t.Fatalf("ReadBody = %d bytes, %v; want %s", len(got), err, tc.want)
+				}
+				return
+			}
+			if err != nil || string(got) != body {
+				t.Fatalf("ReadBody = %d bytes, %v; want the %d-byte body", len(got), err, len(body))
+			}
+		})
 	}
 }
 
