@@ -2,10 +2,19 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: build test lint fuzz bench ci
+.PHONY: build static test lint fuzz bench ci
 
 build:
 	$(GO) build -o bin/podidentity ./cmd/podidentity
+
+# The release binary, as the Dockerfile builds it: static (no cgo), no
+# local paths, the version stamped in. GOOS/GOARCH cross-compile.
+VERSION ?= dev
+OUT ?= bin/podidentity-static
+static:
+	CGO_ENABLED=0 $(if $(GOOS),GOOS=$(GOOS)) $(if $(GOARCH),GOARCH=$(GOARCH)) $(GO) build -trimpath \
+	  -ldflags "-s -w -X github.com/podidentity/podidentity/internal/cli.Version=$(VERSION)" \
+	  -o $(OUT) ./cmd/podidentity
 
 # All tests: unit, HTTP (aws-sdk-go-v2), end to end (boto3, AWS CLI,
 # moto), PostgreSQL and a real kube-apiserver, with their tools prepared by
