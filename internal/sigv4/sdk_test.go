@@ -190,8 +190,8 @@ func TestVerifySDKSigned(t *testing.T) {
 			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
 		},
 		{
-			name: "unsigned payload",
-			req:  sdkRequest{method: "POST", target: "/clusters/demo/pod-identity-associations", body: "{}", hash: unsignedPayload, headers: http.Header{"X-Amz-Content-Sha256": {unsignedPayload}}},
+			name: "unsigned payload without a body",
+			req:  sdkRequest{method: "GET", target: "/clusters/demo/pod-identity-associations", hash: unsignedPayload, headers: http.Header{"X-Amz-Content-Sha256": {unsignedPayload}}},
 			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
 		},
 		{
@@ -255,6 +255,17 @@ func TestVerifyTampering(t *testing.T) {
 			name:  "body",
 			after: func(r *http.Request) { setBody(r, `{"serviceAccount":"adm"}`) },
 			code:  podidentity.CodeSignatureMismatch, message: msgSignatureMismatch,
+		},
+		{
+			// A body nobody signed could be swapped on the way, so it is
+			// refused even when the signature over the rest is right.
+			name: "unsigned payload with a body",
+			sign: func(sr *sdkRequest) {
+				sr.hash = unsignedPayload
+				sr.headers = http.Header{"X-Amz-Content-Sha256": {unsignedPayload}, "X-Custom": {"signed"}}
+			},
+			code:    podidentity.CodeSignatureMismatch,
+			message: "x-amz-content-sha256 UNSIGNED-PAYLOAD is accepted only for requests without a body; sign the SHA-256 of the body.",
 		},
 		{
 			name:  "path",
