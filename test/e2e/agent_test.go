@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -118,9 +116,7 @@ log:
 
 // agentProc is a running `podidentity agent`.
 type agentProc struct {
-	cmd        *exec.Cmd
-	logs       *testenv.Output
-	done       chan struct{}
+	*testenv.Process
 	credURLs   []string
 	probeURL   string
 	metricsURL string
@@ -150,52 +146,18 @@ func startAgent(t *testing.T, args ...string) *agentProc {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"agent"}, args...)...)
 	cmd.Env = agentEnv()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &agentProc{cmd: cmd, logs: &testenv.Output{}, done: make(chan struct{})}
-	cmd.Stderr = a.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			if m := agentCredLine.FindStringSubmatch(line); m != nil {
-				a.credURLs = append(a.credURLs, m[1])
-			} else if m := agentProbeLine.FindStringSubmatch(line); m != nil {
-				a.probeURL = m[1]
-			} else if m := agentMetricsLine.FindStringSubmatch(line); m != nil {
-				a.metricsURL = m[1]
-				close(ready)
-			}
+	a := &agentProc{}
+	// The metrics line is the last of the three the agent prints.
+	a.Process = testenv.Start(t, "agent", cmd, func(line string) bool {
+		if m := agentCredLine.FindStringSubmatch(line); m != nil {
+			a.credURLs = append(a.credURLs, m[1])
+		} else if m := agentProbeLine.FindStringSubmatch(line); m != nil {
+			a.probeURL = m[1]
+		} else if m := agentMetricsLine.FindStringSubmatch(line); m != nil {
+			a.metricsURL = m[1]
+			return true
 		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func() { cmd.Wait(); close(a.done) }()
-	select {
-	case <-ready:
-	case <-a.done:
-		t.Fatalf("agent exited before serving:\n%s", a.logs.String())
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("agent did not start within 30s:\n%s", a.logs.String())
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-a.done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-a.done
-			t.Errorf("agent ignored SIGTERM for 15s")
-		}
-		if t.Failed() {
-			t.Logf("agent logs:\n%s", a.logs.String())
-		}
+		return false
 	})
 	return a
 }
@@ -203,7 +165,7 @@ func startAgent(t *testing.T, args ...string) *agentProc {
 // waitLog waits a little for the agent's stderr to say s.
 func (a *agentProc) waitLog(s string) bool {
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if strings.Contains(a.logs.String(), s) {
+		if strings.Contains(a.Logs.String(), s) {
 			return true
 		}
 	}
@@ -565,7 +527,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	// Last: the server goes away. Cached credentials are still served to
 	// the pod's SDK; an uncached token fails fast; the agent stays ready.
 	t.Run("server stopped", func(t *testing.T) {
-		srv.stop(t)
+		srv.Stop(t)
 		id := runAgentPod(t, botoFile, goPod)
 		if id.AccessKeyID != botoKey || id.Source != "CredentialsEndpointProvider" {
 			t.Errorf("with the server stopped: access key %q from %q, want the cached %q", id.AccessKeyID, id.Source, botoKey)
@@ -601,7 +563,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	// Tokens never reach the agent's logs.
 	for _, tok := range []string{botoToken} {
 		sig := tok[strings.LastIndex(tok, ".")+1:]
-		if strings.Contains(agent.logs.String(), sig) {
+		if strings.Contains(agent.Logs.String(), sig) {
 			t.Errorf("the agent's logs contain a token's signature")
 		}
 	}
@@ -623,8 +585,8 @@ func TestAgentIPv6Disabled(t *testing.T) {
 	if want := "http://" + agentIP + ":80/v1/credentials"; len(agent.credURLs) != 1 || agent.credURLs[0] != want {
 		t.Errorf("serving on %v, want only %s", agent.credURLs, want)
 	}
-	if !agent.waitLog("IPv6 is disabled on this node") || !strings.Contains(agent.logs.String(), agentIPv6) {
-		t.Errorf("no warning naming IPv6 in the logs:\n%s", agent.logs.String())
+	if !agent.waitLog("IPv6 is disabled on this node") || !strings.Contains(agent.Logs.String(), agentIPv6) {
+		t.Errorf("no warning naming IPv6 in the logs:\n%s", agent.Logs.String())
 	}
 	if code, body := agentCredRequest(t, agentIP, "garbage"); code != 400 {
 		t.Errorf("over IPv4: %d %s, want 400 from a serving agent", code, body)

@@ -101,7 +101,7 @@ func TestBoto3AssumeRoleForPodIdentity(t *testing.T) {
 	}
 	t.Log(strings.TrimSpace(out))
 	// Secrets never reach the logs.
-	logs := srv.logs.String()
+	logs := srv.Logs.String()
 	for name, tok := range tokens {
 		if strings.Contains(logs, tok[strings.LastIndex(tok, ".")+1:]) {
 			t.Errorf("server logs contain the signature of token %q", name)

@@ -73,13 +73,13 @@ log:
 	}
 	t.Log(strings.TrimSpace(out))
 
-	srv.stop(t)
+	srv.Stop(t)
 	var minted []string
 	b, err := os.ReadFile(secretsOut)
 	if err != nil || json.Unmarshal(b, &minted) != nil {
 		t.Fatalf("reading the secrets the script saw: %v", err)
 	}
-	logs := srv.logs.String()
+	logs := srv.Logs.String()
 	if !strings.Contains(logs, `"level":"DEBUG"`) && !strings.Contains(logs, `"msg":"request"`) {
 		t.Fatalf("the scan needs the server's logs, got: %.200s", logs)
 	}

@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,10 +37,8 @@ func TestMain(m *testing.M) {
 
 // server is a running podidentity server process.
 type server struct {
-	URL  string
-	cmd  *exec.Cmd
-	logs *testenv.Output
-	done chan struct{}
+	URL string
+	*testenv.Process
 }
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
@@ -59,67 +54,19 @@ func startServer(t *testing.T, args ...string) *server {
 // test's own).
 func startServerEnv(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = env
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &testenv.Output{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, logs: logs, done: make(chan struct{})}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				urlc <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func() { cmd.Wait(); close(s.done) }()
-	select {
-	case s.URL = <-urlc:
-	case <-s.done:
-		t.Fatalf("server exited before listening:\n%s", logs.String())
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("server did not start within 30s:\n%s", logs.String())
-	}
-	t.Cleanup(func() {
-		s.stop(t)
-		if t.Failed() {
-			t.Logf("server logs:\n%s", logs.String())
-		}
-	})
+	s := launchServer(t, "server", env, args...)
+	s.WaitReady(t, 30*time.Second)
 	return s
 }
 
-// stop ends the server gracefully (SIGTERM) and waits for it.
-func (s *server) stop(t *testing.T) {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-		t.Errorf("server ignored SIGTERM for 15s")
-	}
-}
-
-// kill ends the server with SIGKILL, as a crash would.
-func (s *server) kill() {
-	s.cmd.Process.Kill()
-	<-s.done
+// launchServer starts a server without waiting for it to listen.
+func launchServer(t *testing.T, name string, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = env
+	s := &server{}
+	s.Process = testenv.Launch(t, name, cmd, testenv.AnnouncesURL(listening, &s.URL))
+	return s
 }
 
 // writeConfig writes a server config into a temp dir and returns its path.

@@ -68,7 +68,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 			break
 		}
 	}
-	srv.kill()
+	srv.Kill()
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,7 +25,6 @@ import (
 
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/store/pgtest"
-	"github.com/podidentity/podidentity/internal/testenv"
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
@@ -95,47 +92,11 @@ log:
 func startTogether(t *testing.T, env []string, configs ...string) []*server {
 	t.Helper()
 	servers := make([]*server, len(configs))
-	urls := make([]chan string, len(configs))
 	for i, cfg := range configs {
-		cmd := exec.Command(binary, "server", "--listen", "127.0.0.1:0", "--config", cfg)
-		cmd.Env = env
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := &server{cmd: cmd, logs: &testenv.Output{}, done: make(chan struct{})}
-		cmd.Stderr = s.logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		servers[i] = s
-		urls[i] = make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-					urls[i] <- m[1]
-				}
-			}
-			io.Copy(io.Discard, stdout)
-		}()
-		go func() { cmd.Wait(); close(s.done) }()
-		t.Cleanup(func() {
-			s.stop(t)
-			if t.Failed() {
-				t.Logf("replica %d logs:\n%s", i, s.logs.String())
-			}
-		})
+		servers[i] = launchServer(t, fmt.Sprintf("replica %d", i), env, "--config", cfg)
 	}
-	deadline := time.After(30 * time.Second)
-	for i, s := range servers {
-		select {
-		case s.URL = <-urls[i]:
-		case <-s.done:
-			t.Fatalf("replica %d exited before listening:\n%s", i, s.logs.String())
-		case <-deadline:
-			t.Fatalf("replica %d did not start within 30s:\n%s", i, s.logs.String())
-		}
+	for _, s := range servers {
+		s.WaitReady(t, 30*time.Second)
 	}
 	return servers
 }
@@ -250,7 +211,7 @@ func TestPostgresTwoReplicas(t *testing.T) {
 		if code := readyz(s.URL); code != 200 {
 			t.Fatalf("readyz = %d", code)
 		}
-		if strings.Contains(s.logs.String(), pg.Password()) {
+		if strings.Contains(s.Logs.String(), pg.Password()) {
 			t.Fatal("a replica logged the database password")
 		}
 	}
@@ -649,7 +610,7 @@ func TestPostgresReplicaSIGKILL(t *testing.T) {
 	if !waitFor(20*time.Second, func() bool { return onA.ackedCount() >= 40 }) {
 		t.Fatalf("only %d creates acknowledged by A before the kill", onA.ackedCount())
 	}
-	a.kill()
+	a.Kill()
 	killed := time.Now()
 	bAtKill := onB.createOK.Load()
 	time.Sleep(3 * time.Second) // B carries on alone
@@ -702,7 +663,7 @@ func TestPostgresMigrateFromSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	single.stop(t)
+	single.Stop(t)
 
 	out, stderr, err := runCmd(t, ctx, binary, "migrate", "--from", sqliteURL, "--to", dbURL)
 	if err != nil || !strings.Contains(out, "migrated 1 associations") {

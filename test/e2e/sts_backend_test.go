@@ -644,7 +644,7 @@ log:
 	}
 
 	// No secret reaches the server's logs; the server says who it is to AWS.
-	logs := srv.logs.String()
+	logs := srv.Logs.String()
 	for _, s := range append(secrets, identity.SecretAccessKey) {
 		if s != "" && strings.Contains(logs, s) {
 			t.Errorf("server logs contain a secret (%.6s...)", s)

@@ -129,7 +129,7 @@ func TestChartOnPostgres(t *testing.T) {
 	if aws.ToString(got.PodIdentityAssociation.AssociationId) != aws.ToString(created.Association.AssociationId) {
 		t.Errorf("credentials for association %s, want %s", aws.ToString(got.PodIdentityAssociation.AssociationId), aws.ToString(created.Association.AssociationId))
 	}
-	if strings.Contains(replicaA.logs.String()+replicaB.logs.String(), pg.Password()) {
+	if strings.Contains(replicaA.Logs.String()+replicaB.Logs.String(), pg.Password()) {
 		t.Error("the database password appears in a replica's logs")
 	}
 }

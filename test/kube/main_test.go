@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -255,10 +253,8 @@ func asList(t *testing.T, objs []map[string]any) []byte {
 
 // process is a podidentity process started by a test.
 type process struct {
-	URL  string
-	cmd  *exec.Cmd
-	logs *testenv.Output
-	done chan struct{}
+	URL string
+	*testenv.Process
 }
 
 var listening = regexp.MustCompile(`listening on (https?://\S+)`)
@@ -269,46 +265,8 @@ func start(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = env
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, logs: &testenv.Output{}, done: make(chan struct{})}
-	cmd.Stderr = p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				urlc <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func() { cmd.Wait(); close(p.done) }()
-	select {
-	case p.URL = <-urlc:
-	case <-p.done:
-		t.Fatalf("podidentity %s exited before listening:\n%s", args[0], p.logs.String())
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("podidentity %s did not start within 30s:\n%s", args[0], p.logs.String())
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("podidentity %s logs:\n%s", args[0], p.logs.String())
-		}
-	})
+	p := &process{}
+	p.Process = testenv.Start(t, "podidentity "+args[0], cmd, testenv.AnnouncesURL(listening, &p.URL))
 	return p
 }
 

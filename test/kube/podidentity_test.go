@@ -200,7 +200,7 @@ func (s *stack) waitForWebhook(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the API server does not call the webhook after 30s: %v\n%s\nwebhook logs:\n%s", err, out, s.webhook.logs.String())
+			t.Fatalf("the API server does not call the webhook after 30s: %v\n%s\nwebhook logs:\n%s", err, out, s.webhook.Logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -270,7 +270,7 @@ func testRealTokens(t *testing.T, s *stack) {
 			t.Errorf("%s: association %+v", cluster, out.PodIdentityAssociation)
 		}
 	}
-	if !strings.Contains(s.server.logs.String(), "fetched keys") {
+	if !strings.Contains(s.server.Logs.String(), "fetched keys") {
 		t.Error("the server logged no key fetch from the API server's discovery")
 	}
 
@@ -314,7 +314,7 @@ func testWebhook(t *testing.T, s *stack) {
 				t.Fatal(err)
 			}
 			if d := cmp.Diff(want, got); d != "" {
-				t.Errorf("pod as created (-want +got):\n%s\nwebhook logs:\n%s", d, s.webhook.logs.String())
+				t.Errorf("pod as created (-want +got):\n%s\nwebhook logs:\n%s", d, s.webhook.Logs.String())
 			}
 		})
 	}
