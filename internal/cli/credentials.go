@@ -25,7 +25,8 @@ import (
 const generatedKeySetting = "local-credentials/sealing-key"
 
 // keyring builds the sealing keyring: the configured keys, or one generated
-// once and kept in the store.
+// once and kept in the store. Other backends seal nothing, so they store
+// no key.
 func keyring(ctx context.Context, cfg *config.File, store pi.Store, log *slog.Logger) (*local.Keyring, error) {
 	var keys []local.Key
 	for _, k := range cfg.Credentials.SealingKeys {
@@ -47,6 +48,24 @@ func keyring(ctx context.Context, cfg *config.File, store pi.Store, log *slog.Lo
 		fresh, err := local.GenerateKey("generated-1", nil)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.Credentials.Backend != "local" {
+			// Nothing is sealed: pods get their credentials from the
+			// backend. A key stored while the server used the local
+			// backend still opens what it sealed until that expires;
+			// without one, a key that lives as long as the process will do.
+			stored, ok, err := store.Setting(ctx, generatedKeySetting)
+			if err != nil {
+				return nil, fmt.Errorf("reading the stored sealing key: %w", err)
+			}
+			if !ok {
+				return local.NewKeyring(fresh)
+			}
+			key, err := local.ParseKey("generated-1", stored)
+			if err != nil {
+				return nil, fmt.Errorf("the stored sealing key is corrupt: %w", err)
+			}
+			return local.NewKeyring(key)
 		}
 		stored, err := store.SetSettingIfAbsent(ctx, generatedKeySetting, fresh.SecretBase64())
 		if err != nil {
