@@ -12,6 +12,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/podidentity/podidentity/internal/config"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/server"
@@ -136,7 +139,9 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		store.Close()
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	scfg := server.Config{Service: svc, Store: store, Logger: log, Verifier: creds.verifier, Authorizer: creds.authz}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	scfg := server.Config{Service: svc, Store: store, Logger: log, Verifier: creds.verifier, Authorizer: creds.authz, Registry: reg}
 	if creds.minter != nil {
 		scfg.DevTokens = creds.minter
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/credentials/session"
@@ -73,7 +74,7 @@ func BenchmarkAssumeRoleForPodIdentity(b *testing.B) {
 		bodies[i] = string(body)
 	}
 	verifier, policy := testAuth(b)
-	h := New(Config{Service: svc, Store: store, Verifier: verifier, Authorizer: policy})
+	h := New(Config{Service: svc, Store: store, Verifier: verifier, Authorizer: policy, Registry: prometheus.NewRegistry()})
 	// Sign each pod's request once, as the node agent would, so the loop
 	// measures the server's verification but not the client's signing.
 	headers := make([]http.Header, pods)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/podidentity/podidentity/internal/awsproto"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
@@ -34,6 +35,9 @@ type Config struct {
 	// DevTokens, when set, serves POST /podidentity/dev/token so that
 	// `podidentity token` can mint tokens for a --dev server's clusters.
 	DevTokens DevTokenMinter
+	// Registry, when set, receives the server's request metrics and is
+	// served at GET /metrics.
+	Registry *prometheus.Registry
 }
 
 // Server is the podidentity HTTP handler.
@@ -45,6 +49,8 @@ type Server struct {
 	verifier  *sigv4.Verifier
 	authz     Authorizer
 	devTokens DevTokenMinter
+	metrics   *metrics
+	registry  *prometheus.Registry
 }
 
 // Authorizer is the IAM-like decision: may principal perform action on the
@@ -59,9 +65,17 @@ func New(cfg Config) *Server {
 		panic("server: Config.Verifier and Config.Authorizer are required")
 	}
 	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
-		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens}
+		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens, registry: cfg.Registry}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry != nil {
+		m, err := newMetrics(cfg.Registry)
+		if err != nil {
+			// Only a registry that already holds these series gets here.
+			panic("server: " + err.Error())
+		}
+		s.metrics = m
 	}
 	s.routes()
 	return s
@@ -145,7 +159,9 @@ func (s *Server) wrap(name string, d awsproto.Dialect, h func(w http.ResponseWri
 				awsproto.WriteRESTJSONError(rec, d, err, id)
 			}
 		}
-		attrs := []any{"op", name, "status", rec.status, "request_id", id, "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+		elapsed := time.Since(start)
+		s.metrics.observe(name, d, err, elapsed)
+		attrs := []any{"op", name, "status", rec.status, "request_id", id, "duration_ms", float64(elapsed.Microseconds()) / 1000}
 		if caller != "" {
 			attrs = append(attrs, "caller", caller)
 		}
@@ -200,6 +216,9 @@ func (s *Server) routes() {
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if s.registry != nil {
+		s.mux.Handle("GET /metrics", metricsHandler(s.registry))
+	}
 	// Anything else is an operation AWS would not recognise either.
 	s.mux.Handle("/", s.unauthenticated("Unknown", awsproto.EKS, func(w http.ResponseWriter, r *http.Request) error {
 		return pi.Errorf(pi.CodeUnknownOperation, "No operation matches %s %s.", r.Method, clipPath(r.URL.Path))

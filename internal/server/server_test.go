@@ -16,6 +16,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/podidentity/podidentity/internal/authz"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
@@ -90,7 +91,7 @@ func newEnv(t testing.TB, opts ...envOption) *testEnv {
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	verifier, policy := testAuth(t)
-	h := New(Config{Service: svc, Store: store, Logger: log, Verifier: verifier, Authorizer: policy})
+	h := New(Config{Service: svc, Store: store, Logger: log, Verifier: verifier, Authorizer: policy, Registry: prometheus.NewRegistry()})
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return &testEnv{url: ts.URL, handler: h, eks: eksAs(ts.URL, adminKey, adminSecret), store: store}

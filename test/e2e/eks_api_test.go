@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,25 @@ func TestBoto3EKSAPI(t *testing.T) {
 		t.Fatalf("boto3 script did not finish: %s %s", out, errOut)
 	}
 	t.Log(strings.TrimSpace(out))
+
+	// The binary serves Prometheus metrics that counted what boto3 did.
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`podidentity_server_requests_total{code="OK",operation="CreatePodIdentityAssociation"}`,
+		`podidentity_server_requests_total{code="ResourceNotFoundException",operation="DescribePodIdentityAssociation"}`,
+		`podidentity_server_requests_total{code="ResourceInUseException",operation="CreatePodIdentityAssociation"}`,
+		`process_cpu_seconds_total`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestAWSCLIEKSAPI(t *testing.T) {
