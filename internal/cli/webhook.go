@@ -17,6 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/podidentity/podidentity/internal/config"
 	"github.com/podidentity/podidentity/internal/webhook"
@@ -150,12 +153,15 @@ func NewWebhookProgram(ctx context.Context, c WebhookConfig, logOut io.Writer) (
 	if err != nil {
 		return nil, err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := webhook.NewHandler(webhook.Config{
 		Options:       c.Options,
 		Associations:  webhook.NewCache(lookup, c.CacheTTL, c.NegativeCacheTTL, nil),
 		FailClosed:    c.FailClosed,
 		LookupTimeout: c.LookupTimeout,
 		Logger:        log,
+		Registry:      reg,
 	})
 	if err != nil {
 		return nil, err
@@ -165,6 +171,8 @@ func NewWebhookProgram(ctx context.Context, c WebhookConfig, logOut io.Writer) (
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
 	mux.HandleFunc("GET /healthz", ok)
 	mux.HandleFunc("GET /readyz", ok)
+	// Prometheus scrapes over the same TLS port (scheme https).
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

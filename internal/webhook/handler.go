@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +39,8 @@ type Config struct {
 	// failurePolicy.
 	LookupTimeout time.Duration
 	Logger        *slog.Logger
+	// Registry, when set, receives the webhook's metrics.
+	Registry prometheus.Registerer
 }
 
 // Handler serves AdmissionReviews for pods.
@@ -47,6 +50,7 @@ type Handler struct {
 	failClosed bool
 	timeout    time.Duration
 	log        *slog.Logger
+	metrics    *metrics
 }
 
 // NewHandler checks the configuration and builds the handler.
@@ -64,6 +68,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Registry != nil {
+		m, err := newMetrics(cfg.Registry)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		h.metrics = m
+	}
 	return h, nil
 }
 
@@ -80,6 +91,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			h.log.Error("panic serving an AdmissionReview", "panic", p, "stack", string(debug.Stack()))
+			h.metrics.admitted(resultError)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 		}
 	}()
@@ -106,10 +118,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			re = &ReviewError{Reason: "cannot be decoded"}
 		}
 		h.log.Warn("refusing a malformed AdmissionReview", "reason", re.Reason, "remote", r.RemoteAddr)
+		h.metrics.admitted(resultMalformed)
 		http.Error(w, re.Error(), http.StatusBadRequest)
 		return
 	}
-	resp := h.review(r.Context(), req, pod)
+	resp, result := h.review(r.Context(), req, pod)
+	h.metrics.admitted(result)
 	resp.UID = req.UID
 	out, err := json.Marshal(admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
@@ -124,13 +138,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(out)
 }
 
-// review decides about one request.
-func (h *Handler) review(ctx context.Context, req *admissionv1.AdmissionRequest, pod *corev1.Pod) *admissionv1.AdmissionResponse {
+// review decides about one request, and says how (a metrics result).
+func (h *Handler) review(ctx context.Context, req *admissionv1.AdmissionRequest, pod *corev1.Pod) (*admissionv1.AdmissionResponse, string) {
 	allow := &admissionv1.AdmissionResponse{Allowed: true}
 	if pod == nil {
 		// Not a pod creation: the MutatingWebhookConfiguration should not
 		// have sent it, but there is nothing to do about it.
-		return allow
+		return allow, resultNotAPod
 	}
 	namespace := req.Namespace
 	if namespace == "" {
@@ -153,19 +167,21 @@ func (h *Handler) review(ctx context.Context, req *admissionv1.AdmissionRequest,
 	res, err := Mutate(pod, h.opts)
 	if err != nil {
 		log.Error("mutating the pod", "err", err)
-		return allow
+		return allow, resultError
 	}
 	if len(res.Patch) == 0 {
 		if len(res.Warnings) > 0 {
 			log.Info("pod left unchanged", "warnings", res.Warnings)
 		}
 		allow.Warnings = res.Warnings
-		return allow
+		return allow, resultNothingToInject
 	}
 
 	lctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
+	start := time.Now()
 	has, err := h.assoc.HasAssociation(lctx, namespace, sa)
+	h.metrics.lookedUp(err, time.Since(start))
 	if err != nil {
 		if h.failClosed {
 			log.Error("cannot look up the service account's association; refusing the pod (fail closed)", "err", err)
@@ -174,23 +190,23 @@ func (h *Handler) review(ctx context.Context, req *admissionv1.AdmissionRequest,
 				Code:    http.StatusServiceUnavailable,
 				Reason:  metav1.StatusReasonServiceUnavailable,
 				Message: "podidentity: cannot look up the pod identity association of service account " + namespace + "/" + sa + "; retry later",
-			}}
+			}}, resultRefused
 		}
 		log.Error("cannot look up the service account's association; admitting the pod without credentials (fail open)", "err", err)
 		allow.Warnings = []string{"podidentity: association lookup failed; pod created without EKS Pod Identity credentials"}
-		return allow
+		return allow, resultFailedOpen
 	}
 	if !has {
 		log.Debug("no association; pod left unchanged")
-		return allow
+		return allow, resultNoAssociation
 	}
 	patch, err := json.Marshal(res.Patch)
 	if err != nil {
 		log.Error("encoding the patch", "err", err)
-		return allow
+		return allow, resultError
 	}
 	log.Info("injecting pod identity", "containers", strings.Join(res.Injected, ","), "warnings", res.Warnings)
 	pt := admissionv1.PatchTypeJSONPatch
 	allow.Patch, allow.PatchType, allow.Warnings = patch, &pt, res.Warnings
-	return allow
+	return allow, resultMutated
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -13,8 +14,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -333,6 +336,21 @@ func testWebhook(t *testing.T, s *stack) {
 	without := s.kube.must(t, nil, "get", "pod", "batch", "-n", appNS, "-o", "json")
 	if strings.Contains(without, "AWS_CONTAINER") || strings.Contains(without, "eks-pod-identity-token") {
 		t.Errorf("a pod without association was mutated:\n%s", without)
+	}
+
+	// The webhook counted what the API server sent it (TLS to the webhook
+	// itself is what the API server's own calls above proved).
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get(s.webhook.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`podidentity_webhook_admissions_total{result="mutated"}`, `podidentity_webhook_admissions_total{result="no_association"}`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("webhook /metrics lacks %s", want)
+		}
 	}
 }
 
