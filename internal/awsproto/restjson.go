@@ -77,11 +77,15 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 // readAll is io.ReadAll with its buffer sized from the declared length
 // (one byte over, to see the end without growing), so a typical request
 // body is read into one allocation instead of a doubling series. The
-// declared length is only a hint: the reader enforces the limit.
+// declared length is only a hint: the reader enforces the limit, and the
+// buffer grows with the bytes that actually arrive past preallocCap, so a
+// client cannot make the server reserve memory by claiming a large body
+// and sending little.
 func readAll(r io.Reader, declared, max int64) ([]byte, error) {
+	const preallocCap = 16 << 10
 	size := int64(512)
 	if declared > 0 {
-		size = min(declared, max) + 1
+		size = min(declared, max, preallocCap) + 1
 	}
 	b := make([]byte, 0, size)
 	for {

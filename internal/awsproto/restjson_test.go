@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,23 @@ func TestDecodeJSON(t *testing.T) {
 	}
 }
 
+// A client that claims a large body and sends a small one gets no large
+// buffer reserved for it.
+func TestReadBodyDoesNotTrustDeclaredLength(t *testing.T) {
+	r := httptest.NewRequest("POST", "/", strings.NewReader(`{"token":"x"}`))
+	r.ContentLength = 4 << 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	body, err := ReadBody(r, 4<<20)
+	runtime.ReadMemStats(&after)
+	if err != nil || string(body) != `{"token":"x"}` {
+		t.Fatalf("ReadBody = %q, %v", body, err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("reading a 13-byte body that claimed 4 MiB allocated %d bytes", n)
+	}
+}
+
 func TestReadBody(t *testing.T) {
 	body := strings.Repeat("x", 3000)
 	for _, tc := range []struct {
@@ -80,6 +98,7 @@ func TestReadBody(t *testing.T) {
 		{"unknown length", -1, 4096, ""},
 		{"declared too short", 10, 4096, ""},
 		{"declared too long", 9000, 4096, ""},
+		{"declared far beyond what arrives", 1 << 30, 1 << 31, ""},
 		{"exactly the limit", 3000, 3000, ""},
 		{"over the limit", 3000, 2999, pi.CodeInvalidRequest},
 		{"over the limit, unknown length", -1, 100, pi.CodeInvalidRequest},
