@@ -55,3 +55,30 @@ func TestDocumentedMetricsExist(t *testing.T) {
 		t.Fatal("found no metric names in the docs; the pattern is broken")
 	}
 }
+
+// TestDocumentedAlertsAreTheChartsRules: the alerts docs/operations.md
+// shows are the ones the Helm chart installs as a PrometheusRule.
+func TestDocumentedAlertsAreTheChartsRules(t *testing.T) {
+	root := filepath.Join("..", "..")
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(groups:.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/operations.md has no alert rules block")
+	}
+	rules, err := os.ReadFile(filepath.Join(root, "deploy", "helm", "podidentity", "files", "prometheus-rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body []string
+	for _, line := range strings.SplitAfter(string(rules), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			body = append(body, line)
+		}
+	}
+	if got := strings.Join(body, ""); got != string(m[1]) {
+		t.Errorf("deploy/helm/podidentity/files/prometheus-rules.yaml differs from the alerts in docs/operations.md:\n--- chart\n%s\n--- docs\n%s", got, m[1])
+	}
+}

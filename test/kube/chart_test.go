@@ -123,17 +123,20 @@ var crdsOnce sync.Once
 
 // prepareDryRun makes the cluster ready to take the chart's objects with
 // --dry-run=server: the release namespace exists, and cert-manager's kinds
-// are known.
+// and the Prometheus Operator's kinds are known.
 func prepareDryRun(t *testing.T, c *kubeCluster) {
 	t.Helper()
 	crdsOnce.Do(func() {
-		stub, err := os.ReadFile(filepath.Join("testdata", "cert-manager-crds-stub.yaml"))
-		if err != nil {
-			t.Fatal(err)
+		for _, file := range []string{"cert-manager-crds-stub.yaml", "prometheus-operator-crds-stub.yaml"} {
+			stub, err := os.ReadFile(filepath.Join("testdata", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.must(t, stub, "apply", "-f", "-")
 		}
-		c.must(t, stub, "apply", "-f", "-")
 		c.must(t, nil, "wait", "--for", "condition=Established", "--timeout", "60s",
-			"crd/issuers.cert-manager.io", "crd/certificates.cert-manager.io")
+			"crd/issuers.cert-manager.io", "crd/certificates.cert-manager.io",
+			"crd/podmonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com")
 		c.must(t, asList(t, []map[string]any{namespace(systemNS)}), "apply", "-f", "-")
 	})
 }
@@ -283,6 +286,43 @@ func TestHelmChart(t *testing.T) {
 			}
 			if pdb := r.find("PodDisruptionBudget", "server"); dig(pdb, "spec", "minAvailable") != 1 {
 				t.Errorf("server PodDisruptionBudget %v", pdb)
+			}
+		}},
+		{"Prometheus Operator", []string{
+			"monitoring.podMonitor.enabled=true", "monitoring.podMonitor.labels.release=kps", "monitoring.prometheusRule.enabled=true",
+		}, func(t *testing.T, r *rendered) {
+			for component, port := range map[string]string{"server": "http", "agent": "metrics", "webhook": "https"} {
+				pm := r.find("PodMonitor", "-"+component)
+				if got := dig(pm, "spec", "podMetricsEndpoints", 0, "port"); got != port {
+					t.Errorf("PodMonitor for the %s scrapes port %v, want %s", component, got, port)
+				}
+				if dig(pm, "metadata", "labels", "release") != "kps" {
+					t.Errorf("PodMonitor for the %s lacks the selector label", component)
+				}
+				// The named port must exist on the component's pods.
+				workload := r.find("Deployment", component)
+				if workload == nil {
+					workload = r.find("DaemonSet", component)
+				}
+				found := false
+				for _, p := range dig(workload, "spec", "template", "spec", "containers", 0, "ports").([]any) {
+					found = found || dig(p, "name") == port
+				}
+				if !found {
+					t.Errorf("the %s's container has no port named %s", component, port)
+				}
+			}
+			tls := dig(r.find("PodMonitor", "-webhook"), "spec", "podMetricsEndpoints", 0, "tlsConfig")
+			if dig(tls, "serverName") != "podidentity-webhook."+systemNS+".svc" || dig(tls, "ca", "secret", "name") == nil || dig(tls, "insecureSkipVerify") != nil {
+				t.Errorf("the webhook's PodMonitor does not verify its certificate: %v", tls)
+			}
+			rules, err := os.ReadFile(filepath.Join(repoRoot, chart, "files", "prometheus-rules.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := splitYAML(t, string(rules))[0]
+			if d := cmp.Diff(want, dig(r.find("PrometheusRule", "podidentity"), "spec")); d != "" {
+				t.Errorf("PrometheusRule spec (-want +got):\n%s", d)
 			}
 		}},
 		{"server only", []string{"webhook.enabled=false", "agent.enabled=false"}, func(t *testing.T, r *rendered) {
