@@ -69,11 +69,17 @@ func (tc *tokenCache) add(key [sha256.Size]byte, e *cacheEntry) {
 	tc.m[key] = tc.ll.PushFront(e)
 }
 
-func (tc *tokenCache) markReviewed(key [sha256.Size]byte, until time.Time) {
+// markReviewed records c's TokenReview answer on the entry for key, if that
+// entry is still c's: while the review ran, another cluster's validation of
+// the same token may have replaced it, and one API server's answer must
+// never stand in for another's.
+func (tc *tokenCache) markReviewed(key [sha256.Size]byte, c *cluster, until time.Time) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	if el, ok := tc.m[key]; ok {
-		el.Value.(*cacheEntry).reviewedUntil = until
+		if e := el.Value.(*cacheEntry); e.cluster == c {
+			e.reviewedUntil = until
+		}
 	}
 }
 

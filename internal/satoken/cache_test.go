@@ -124,3 +124,22 @@ func TestCachePerCluster(t *testing.T) {
 		t.Fatalf("back on the right cluster: %v", err)
 	}
 }
+
+// A TokenReview answer is recorded only on its own cluster's entry: if
+// another cluster's validation of the same token replaced the entry while
+// the review ran, that cluster's review window stays as it was.
+func TestCacheReviewStaysWithItsCluster(t *testing.T) {
+	tc := newTokenCache(8)
+	var key [32]byte
+	a, b := &cluster{}, &cluster{}
+	before := time.Unix(1000, 0)
+	tc.add(key, &cacheEntry{cluster: a, reviewedUntil: before})
+	tc.markReviewed(key, b, before.Add(time.Hour))
+	if e, ok := tc.get(key, a); !ok || !e.reviewedUntil.Equal(before) {
+		t.Fatalf("cluster a's entry after cluster b's review: %v, %v; want reviewedUntil unchanged", e.reviewedUntil, ok)
+	}
+	tc.markReviewed(key, a, before.Add(time.Hour))
+	if e, _ := tc.get(key, a); !e.reviewedUntil.Equal(before.Add(time.Hour)) {
+		t.Errorf("cluster a's own review was not recorded: %v", e.reviewedUntil)
+	}
+}

@@ -26,8 +26,10 @@ import (
 // and 88 with the standard library (the RSA operation itself being 34 µs),
 // and the whole request has a budget of 100 µs. Exactness: the signature
 // is checked over the bytes exactly as received, and every segment is
-// decoded with strict base64, so a valid token has exactly one accepted
-// spelling. What is left to get right is small and done below: an
+// decoded with strict base64. (A valid ES256 token still has two accepted
+// spellings, (r, s) and (r, n-s), as ECDSA allows; each is cached and
+// reviewed on its own, and refusing high s would refuse tokens Go and
+// Kubernetes sign.) What is left to get right is small and done below: an
 // allow-list of two algorithms, each tied to one key type, and no critical
 // header extensions. go-jose still parses the JWKs, and the tests mint
 // their tokens with it, an implementation independent of this one.

@@ -408,7 +408,7 @@ func (v *Validator) fromCache(ctx context.Context, c *cluster, key [sha256.Size]
 		if err := c.review.review(ctx, token, &id); err != nil {
 			return nil, true, err
 		}
-		v.cache.markReviewed(key, v.now().Add(tokenReviewTTL))
+		v.cache.markReviewed(key, c, v.now().Add(tokenReviewTTL))
 	}
 	return &id, true, nil
 }
