@@ -2,7 +2,8 @@
 # Builds the Kubernetes tools the integration tests and the chart checks need,
 # from the Go module proxy, into a cache outside the repository:
 #
-#   kube-apiserver, kubectl  k8s.io/kubernetes at KUBE_VERSION
+#   kube-apiserver, kubectl,  k8s.io/kubernetes at KUBE_VERSION
+#   kubelet, kube-controller-manager, kube-scheduler (the real node in test/node)
 #   etcd                     go.etcd.io/etcd/server/v3 at ETCD_VERSION
 #   helm                     helm.sh/helm/v3/cmd/helm at HELM_VERSION
 #
@@ -21,6 +22,7 @@ KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.5}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CACHE="${PODIDENTITY_KUBE_CACHE:-$HOME/.cache/podidentity-kube}"
+KUBE_TOOLS="kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy"
 
 kube_dir="$CACHE/kube-$KUBE_VERSION"
 etcd_dir="$CACHE/etcd-$ETCD_VERSION"
@@ -29,6 +31,10 @@ helm_dir="$CACHE/helm-$HELM_VERSION"
 print_env() {
   echo "export KUBE_APISERVER=$kube_dir/bin/kube-apiserver"
   echo "export KUBECTL=$kube_dir/bin/kubectl"
+  echo "export KUBELET=$kube_dir/bin/kubelet"
+  echo "export KUBE_CONTROLLER_MANAGER=$kube_dir/bin/kube-controller-manager"
+  echo "export KUBE_SCHEDULER=$kube_dir/bin/kube-scheduler"
+  echo "export KUBE_PROXY=$kube_dir/bin/kube-proxy"
   echo "export ETCD=$etcd_dir/bin/etcd"
   echo "export HELM=$helm_dir/bin/helm"
 }
@@ -39,14 +45,18 @@ log() { echo "kube-build: $*" >&2; }
 export GOWORK=off GOFLAGS="-buildvcs=false" CGO_ENABLED=0
 
 build_kube() {
-  if [ -x "$kube_dir/bin/kube-apiserver" ] && [ -x "$kube_dir/bin/kubectl" ]; then
-    log "kube-apiserver and kubectl $KUBE_VERSION cached in $kube_dir/bin"
+  local tool missing=0
+  for tool in $KUBE_TOOLS; do
+    [ -x "$kube_dir/bin/$tool" ] || missing=1
+  done
+  if [ "$missing" = 0 ]; then
+    log "$KUBE_TOOLS $KUBE_VERSION cached in $kube_dir/bin"
     return
   fi
   local staging="v0.${KUBE_VERSION#v1.}"
   local mod="$kube_dir/src"
   rm -rf "$mod" && mkdir -p "$mod"
-  log "building kube-apiserver and kubectl $KUBE_VERSION (staging modules $staging) in $mod"
+  log "building $KUBE_TOOLS $KUBE_VERSION (staging modules $staging) in $mod"
 
   local gomod
   gomod=$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" |
@@ -75,8 +85,10 @@ build_kube() {
     local ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
     ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-    go build -mod=mod -trimpath -ldflags "$ldflags" -o "$kube_dir/bin.tmp/" \
-      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+    local pkgs=()
+    for tool in $KUBE_TOOLS; do pkgs+=("k8s.io/kubernetes/cmd/$tool"); done
+    # One build for all: the packages they share compile once.
+    go build -mod=mod -trimpath -ldflags "$ldflags" -o "$kube_dir/bin.tmp/" "${pkgs[@]}"
   )
   rm -rf "$kube_dir/bin" && mv "$kube_dir/bin.tmp" "$kube_dir/bin"
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // listenCredentials binds port on every host. A node without IPv6 (disabled
@@ -27,6 +28,9 @@ func listenCredentials(ctx context.Context, hosts []string, port int, log *slog.
 	}
 	for _, host := range hosts {
 		ln, err := listenTCP(ctx, host, port)
+		if err != nil && isIPv6(host) && errors.Is(err, syscall.EADDRNOTAVAIL) && assigned(host) {
+			ln, err = listenTentative(ctx, host, port, tentativeWait)
+		}
 		if err == nil {
 			lns = append(lns, ln)
 			continue
@@ -44,6 +48,47 @@ func listenCredentials(ctx context.Context, hosts []string, port int, log *slog.
 		return nil, fmt.Errorf("no address to serve credentials on: %v could not be bound (IPv6 unavailable)", skipped)
 	}
 	return lns, nil
+}
+
+// tentativeWait bounds the wait for an IPv6 address that was just added:
+// duplicate address detection keeps it "tentative", unbindable, for about a
+// second (longer with retransmissions).
+const tentativeWait = 5 * time.Second
+
+// listenTentative retries binding an IPv6 address that is not assignable yet
+// until it is or wait runs out.
+func listenTentative(ctx context.Context, host string, port int, wait time.Duration) (net.Listener, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		ln, err := listenTCP(ctx, host, port)
+		if err == nil || !errors.Is(err, syscall.EADDRNOTAVAIL) || time.Now().After(deadline) {
+			return ln, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// assigned reports whether host is on one of the node's interfaces, even
+// if not bindable yet: only then is it worth waiting for.
+func assigned(host string) bool {
+	want, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == want {
+			return true
+		}
+	}
+	return false
 }
 
 // listenTCP binds host:port; IPv6 addresses are bound IPv6-only so that

@@ -26,6 +26,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) > 0 && args[0] == "server" {
 		args = args[1:]
 	}
+	if len(args) > 0 && args[0] == "initialize" {
+		return runAgentInitialize(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("podidentity agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,15 +174,19 @@ func TestHelmChart(t *testing.T) {
 			if got := dig(hook, "namespaceSelector", "matchExpressions", 0, "values", 0); got != systemNS {
 				t.Errorf("the webhook does not exclude its own namespace: %v", got)
 			}
-			if r.count("Certificate") != 2 || r.count("Issuer") != 2 {
-				t.Errorf("cert-manager: %d Certificates, %d Issuers; want 2, 2", r.count("Certificate"), r.count("Issuer"))
+			// Without cert-manager's API in the cluster, Helm's own CA.
+			if r.count("Certificate") != 0 || r.find("Secret", "webhook-tls") == nil {
+				t.Errorf("no cert-manager: %d Certificates, TLS Secret %v; want 0 and one", r.count("Certificate"), r.find("Secret", "webhook-tls") != nil)
+			}
+			if admin := r.find("Secret", "-admin"); admin == nil || dig(admin, "data", "secret-access-key") == nil {
+				t.Errorf("no administrator Secret: %v", admin)
 			}
 			cl := r.config.Clusters[0]
 			if !cl.Discovery || cl.TokenReview == nil || cl.Name != "demo" {
 				t.Errorf("server cluster config %+v", cl)
 			}
-			if len(r.config.Auth.Principals) != 2 {
-				t.Errorf("principals %+v, want the webhook's and the agents'", r.config.Auth.Principals)
+			if len(r.config.Auth.Principals) != 3 {
+				t.Errorf("principals %+v, want the webhook's, the agents' and the administrator's", r.config.Auth.Principals)
 			}
 			args := r.containerArgs(t, "DaemonSet", "agent")
 			if !slices.Contains(args, "--bind-hosts=169.254.170.23,fd00:ec2::23") || !slices.Contains(args, "--probe-port=2703") || !slices.Contains(args, "--metrics-port=2705") {
@@ -193,6 +198,11 @@ func TestHelmChart(t *testing.T) {
 			}
 			if got := dig(ds, "spec", "template", "spec", "initContainers", 0, "securityContext", "capabilities", "add", 0); got != "NET_ADMIN" {
 				t.Errorf("the agent's init container has capability %v, want NET_ADMIN", got)
+			}
+		}},
+		{"cert-manager installed", []string{"--api-versions=cert-manager.io/v1/Certificate"}, func(t *testing.T, r *rendered) {
+			if r.count("Certificate") != 2 || r.count("Issuer") != 2 || r.find("Secret", "webhook-tls") != nil {
+				t.Errorf("cert-manager: %d Certificates, %d Issuers; want 2, 2 and no generated TLS Secret", r.count("Certificate"), r.count("Issuer"))
 			}
 		}},
 		{"no cert-manager", []string{"webhook.certificate.certManager=false"}, func(t *testing.T, r *rendered) {
@@ -229,12 +239,12 @@ func TestHelmChart(t *testing.T) {
 			if args := r.containerArgs(t, "DaemonSet", "agent"); !slices.Contains(args, "--bind-hosts=169.254.170.23") {
 				t.Errorf("agent args %q", args)
 			}
-			script := dig(r.find("DaemonSet", "agent"), "spec", "template", "spec", "initContainers", 0, "command", 2).(string)
-			if strings.Contains(script, "fd00:ec2::23") {
-				t.Errorf("the init container still sets up IPv6:\n%s", script)
+			init := dig(r.find("DaemonSet", "agent"), "spec", "template", "spec", "initContainers", 0)
+			if args := fmt.Sprint(dig(init, "args")); args != "[agent initialize --bind-hosts=169.254.170.23]" || dig(init, "image") != dig(r.find("DaemonSet", "agent"), "spec", "template", "spec", "containers", 0, "image") {
+				t.Errorf("the init container (%v) should set up 169.254.170.23 alone, from the podidentity image", init)
 			}
 		}},
-		{"existing secret and issuer", []string{"apiCredentials.existingSecret=mine", "webhook.certificate.issuerRef.name=corp-ca", "webhook.certificate.issuerRef.kind=ClusterIssuer"}, func(t *testing.T, r *rendered) {
+		{"existing secret and issuer", []string{"apiCredentials.existingSecret=mine", "server.admin.existingSecret=theirs", "webhook.certificate.certManager=true", "webhook.certificate.issuerRef.name=corp-ca", "webhook.certificate.issuerRef.kind=ClusterIssuer"}, func(t *testing.T, r *rendered) {
 			if r.count("Secret") != 0 || r.count("Issuer") != 0 || r.count("Certificate") != 1 {
 				t.Errorf("%d Secrets, %d Issuers, %d Certificates; want 0, 0, 1", r.count("Secret"), r.count("Issuer"), r.count("Certificate"))
 			}
@@ -248,7 +258,7 @@ func TestHelmChart(t *testing.T) {
 			"server.extraPrincipals[0].actions={eks:*}",
 			"server.extraPrincipals[0].clusters={*}",
 		}, func(t *testing.T, r *rendered) {
-			if r.config.Limits.AssociationsPerCluster != 100 || r.config.Log.Level != "debug" || len(r.config.Auth.Principals) != 3 {
+			if r.config.Limits.AssociationsPerCluster != 100 || r.config.Log.Level != "debug" || len(r.config.Auth.Principals) != 4 {
 				t.Errorf("config %+v", r.config)
 			}
 		}},
@@ -326,8 +336,8 @@ func TestHelmChart(t *testing.T) {
 			}
 		}},
 		{"server only", []string{"webhook.enabled=false", "agent.enabled=false"}, func(t *testing.T, r *rendered) {
-			if r.count("DaemonSet")+r.count("MutatingWebhookConfiguration") != 0 || len(r.config.Auth.Principals) != 0 {
-				t.Error("agent or webhook rendered")
+			if r.count("DaemonSet")+r.count("MutatingWebhookConfiguration") != 0 || len(r.config.Auth.Principals) != 1 {
+				t.Errorf("agent or webhook rendered, or principals other than the administrator: %+v", r.config.Auth.Principals)
 			}
 		}},
 	}
@@ -335,6 +345,10 @@ func TestHelmChart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"template", "podidentity", chart, "--namespace", systemNS, "--set", "clusterName=demo"}
 			for _, s := range tc.set {
+				if strings.HasPrefix(s, "--") {
+					args = append(args, s) // a flag of helm's
+					continue
+				}
 				args = append(args, "--set", s)
 			}
 			out, err := helm(t, args...)

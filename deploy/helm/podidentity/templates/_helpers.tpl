@@ -1,9 +1,12 @@
 {{/* Names: every object is "<release>-<component>", cut to 63 characters. */}}
 {{- define "podidentity.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- $chart := .Values.nameOverride | default .Chart.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" -}}
+{{- else if contains $chart .Release.Name -}}
 {{- .Release.Name | trunc 50 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 50 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $chart | trunc 50 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
@@ -15,7 +18,7 @@
 {{- end -}}
 
 {{- define "podidentity.labels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: {{ .Values.nameOverride | default .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -24,7 +27,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/* Selector labels of one component: include with (list . "server"). */}}
 {{- define "podidentity.selector" -}}
-app.kubernetes.io/name: {{ (index . 0).Chart.Name }}
+app.kubernetes.io/name: {{ (index . 0).Values.nameOverride | default (index . 0).Chart.Name }}
 app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
@@ -35,7 +38,23 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
 {{- define "podidentity.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion | toString }}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the webhook's certificate comes from cert-manager, else empty. */}}
+{{- define "podidentity.certManager" -}}
+{{- $want := .Values.webhook.certificate.certManager -}}
+{{- if eq (toString $want) "auto" -}}
+{{- if .Capabilities.APIVersions.Has "cert-manager.io/v1/Certificate" }}true{{ end -}}
+{{- else if $want }}true{{ end -}}
+{{- end -}}
+
+{{- define "podidentity.adminSecret" -}}
+{{- .Values.server.admin.existingSecret | default (printf "%s-admin" (include "podidentity.fullname" .)) -}}
 {{- end -}}
 
 {{- define "podidentity.clusterName" -}}
@@ -44,7 +63,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* The URL the webhook and the agents reach the server at. */}}
 {{- define "podidentity.serverURL" -}}
+{{- if .Values.serverURL -}}
+{{ trimSuffix "/" .Values.serverURL }}
+{{- else -}}
 http://{{ include "podidentity.server" . }}.{{ .Release.Namespace }}.svc:{{ .Values.server.port }}
+{{- end -}}
 {{- end -}}
 
 {{/* The restricted security context every podidentity container runs with. */}}
@@ -55,4 +78,9 @@ capabilities:
   drop: ["ALL"]
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{/* The addresses the agent serves on. */}}
+{{- define "podidentity.agentHosts" -}}
+{{- if .Values.agent.ipv6 }}169.254.170.23,fd00:ec2::23{{ else }}169.254.170.23{{ end -}}
 {{- end -}}
