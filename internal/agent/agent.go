@@ -63,7 +63,11 @@ type Config struct {
 	// CheckCredentials, when set, must succeed once before the agent
 	// reports ready: the node's own AWS credentials resolve.
 	CheckCredentials func(context.Context) error
-	Logger           *slog.Logger
+	// CheckUpstream, when set, must succeed once before the agent reports
+	// ready: EKS Auth (the podidentity server) can be reached, so that a
+	// DaemonSet whose agents cannot reach it never looks healthy.
+	CheckUpstream func(context.Context) error
+	Logger        *slog.Logger
 	// Registry receives the agent's metrics and is what /metrics serves.
 	Registry *prometheus.Registry
 	Now      func() time.Time
@@ -82,6 +86,7 @@ type Agent struct {
 
 	serving  atomic.Int32 // credential listeners accepting
 	credsOK  atomic.Bool
+	reached  atomic.Bool
 	stopping atomic.Bool
 }
 
@@ -166,6 +171,9 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	if cfg.CheckCredentials == nil {
 		a.credsOK.Store(true)
+	}
+	if cfg.CheckUpstream == nil {
+		a.reached.Store(true)
 	}
 
 	if a.creds, err = listenCredentials(ctx, bind, cfg.Port, cfg.Logger); err != nil {
@@ -274,7 +282,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.cache.runRefresher(runCtx) }()
 	if a.cfg.CheckCredentials != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); a.checkCredentials(runCtx) }()
+		go func() {
+			defer wg.Done()
+			a.checkUntilOK(runCtx, a.cfg.CheckCredentials, &a.credsOK, "the node's AWS credentials do not resolve yet; not ready")
+		}()
+	}
+	if a.cfg.CheckUpstream != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.checkUntilOK(runCtx, a.cfg.CheckUpstream, &a.reached, "EKS Auth cannot be reached yet; not ready")
+		}()
 	}
 	a.log.Info("agent serving", "credentials", a.CredentialURLs(), "probes", a.ProbeURL(), "metrics", a.MetricsURL())
 
@@ -296,18 +314,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	return runErr
 }
 
-// checkCredentials resolves the node's credentials until it succeeds.
-func (a *Agent) checkCredentials(ctx context.Context) {
+// checkUntilOK runs check until it succeeds once, then sets ok.
+func (a *Agent) checkUntilOK(ctx context.Context, check func(context.Context) error, ok *atomic.Bool, warning string) {
 	delay := time.Second
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := a.cfg.CheckCredentials(cctx)
+		err := check(cctx)
 		cancel()
 		if err == nil {
-			a.credsOK.Store(true)
+			ok.Store(true)
 			return
 		}
-		a.log.Warn("the node's AWS credentials do not resolve yet; not ready", "err", err)
+		a.log.Warn(warning, "err", err)
 		if sleep(ctx, delay) != nil {
 			return
 		}
@@ -327,9 +345,10 @@ func (a *Agent) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz answers 200 once the agent can serve: every credential listener
-// accepts and the node's credentials resolved; 503 while shutting down.
-// It does not depend on EKS Auth: cached credentials are served while it
-// is down, and a probe that followed it would flap.
+// accepts, the node's credentials resolved and EKS Auth answered once; 503
+// while shutting down. After that it does not follow EKS Auth: cached
+// credentials are served while it is down, and a probe that followed it
+// would flap.
 func (a *Agent) readyz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case a.stopping.Load():
@@ -338,6 +357,8 @@ func (a *Agent) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "credential listeners not serving\n", http.StatusServiceUnavailable)
 	case !a.credsOK.Load():
 		http.Error(w, "the node's AWS credentials do not resolve\n", http.StatusServiceUnavailable)
+	case !a.reached.Load():
+		http.Error(w, "EKS Auth (the server) cannot be reached\n", http.StatusServiceUnavailable)
 	default:
 		w.Write([]byte("ok\n"))
 	}

@@ -117,6 +117,39 @@ func TestAgentReadyOnlyOnceNodeCredentialsResolve(t *testing.T) {
 	}
 }
 
+// An agent that cannot reach EKS Auth (the server) is not Ready, so a
+// broken install does not pass `helm install --wait`; once it has, an
+// outage does not make it unready: it serves what it has cached.
+func TestAgentReadyOnlyOnceUpstreamAnswered(t *testing.T) {
+	var reachable atomic.Bool
+	a, _ := runAgent(t, Config{Upstream: hourCreds(), CheckUpstream: func(context.Context) error {
+		if reachable.Load() {
+			return nil
+		}
+		return errors.New("dial tcp: lookup podidentity-server: no such host")
+	}})
+	if code, body := httpGet(t, a.ProbeURL()+"/readyz", ""); code != 503 || !strings.Contains(body, "cannot be reached") {
+		t.Errorf("readyz before EKS Auth answered: %d %q, want 503 saying why", code, body)
+	}
+	reachable.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, _ := httpGet(t, a.ProbeURL()+"/readyz", "")
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz still %d after EKS Auth answered", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	reachable.Store(false)
+	time.Sleep(100 * time.Millisecond)
+	if code, _ := httpGet(t, a.ProbeURL()+"/readyz", ""); code != 200 {
+		t.Errorf("readyz after an outage began: %d, want 200", code)
+	}
+}
+
 func TestAgentPortInUse(t *testing.T) {
 	taken, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {

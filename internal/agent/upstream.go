@@ -97,6 +97,9 @@ type EKSAuthConfig struct {
 	Endpoint string
 	// DialTimeout bounds connecting (default 500ms, as the AWS agent).
 	DialTimeout time.Duration
+	// NodeName, when set, is sent as eksNodeName, so the server's audit log
+	// says which node asked.
+	NodeName string
 }
 
 // NewEKSAuth is the Upstream of the real aws-sdk-go-v2 EKS Auth client,
@@ -122,6 +125,9 @@ func NewEKSAuth(cfg EKSAuthConfig) Upstream {
 		o.Retryer = aws.NopRetryer{}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		if cfg.NodeName != "" {
+			o.APIOptions = append(o.APIOptions, withNodeName(cfg.NodeName))
 		}
 	})
 	return &eksAuth{client: client, cluster: cfg.ClusterName}

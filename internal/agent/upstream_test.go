@@ -163,3 +163,28 @@ func TestEKSAuthMalformedAnswer(t *testing.T) {
 		t.Errorf("error %v, want the ARN refused", err)
 	}
 }
+
+// The node's name travels as eksNodeName, as newer AWS agents send it, next
+// to the members the client serializes itself.
+func TestEKSAuthSendsNodeName(t *testing.T) {
+	fake := &fakeEKSAuth{answer: func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, assumeOK)
+	}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	up := NewEKSAuth(EKSAuthConfig{
+		AWS: aws.Config{Region: "us-west-2",
+			Credentials: credentials.NewStaticCredentialsProvider("AKIANODE000000000000", "node-secret", "")},
+		ClusterName: "demo", Endpoint: srv.URL, NodeName: "ip-10-0-0-7",
+	})
+	if _, err := up.AssumeRoleForPodIdentity(context.Background(), "the-token"); err != nil {
+		t.Fatal(err)
+	}
+	if b := fake.bodies[0]; b["eksNodeName"] != "ip-10-0-0-7" || b["token"] != "the-token" {
+		t.Errorf("body %v, want the token and eksNodeName", b)
+	}
+	if cl := fake.seen[0].ContentLength; cl <= 0 {
+		t.Errorf("Content-Length %d after the body grew", cl)
+	}
+}

@@ -33,6 +33,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	var (
 		clusterName, endpoint, metricsAddress, verbosity, logFormat string
+		nodeName                                                    string
 		port, probePort, metricsPort, maxServiceQPS, maxCacheSize   int
 		maxRequestQPS                                               int
 		retention                                                   time.Duration
@@ -57,6 +58,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&verbosity, "verbosity", "info", "log level: trace, debug, info, warn, error (panic is error)")
 	fs.StringVar(&verbosity, "v", "info", "shorthand for --verbosity")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&nodeName, "node-name", "", "this node's name, sent to EKS Auth as eksNodeName (the chart passes spec.nodeName)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -101,7 +103,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	cfg := agent.Config{
-		Upstream:     agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: clusterName, Endpoint: endpoint}),
+		Upstream:     agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: clusterName, Endpoint: endpoint, NodeName: nodeName}),
 		BindHosts:    bindHosts.hosts,
 		Port:         anyPortIfZero(port),
 		ProbeAddr:    "127.0.0.1:" + strconv.Itoa(probePort),
@@ -126,6 +128,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if awsCfg.Credentials == nil {
 		cfg.CheckCredentials = nil
+	}
+	if endpoint != "" {
+		cfg.CheckUpstream = serverReachable(endpoint)
 	}
 	a, err := agent.New(ctx, cfg)
 	if err != nil {

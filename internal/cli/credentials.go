@@ -131,10 +131,11 @@ func (m *devMinter) MintToken(_ context.Context, req server.DevTokenRequest) (st
 
 // credentialStack is everything AssumeRoleForPodIdentity and STS need.
 type credentialStack struct {
-	policy   *pi.CredentialPolicy
-	verifier *sigv4.Verifier
-	authz    *authz.Policy
-	minter   *devMinter
+	policy     *pi.CredentialPolicy
+	verifier   *sigv4.Verifier
+	authz      *authz.Policy
+	minter     *devMinter
+	keysLoaded func(context.Context) error // every cluster's token keys, for /readyz
 }
 
 func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store pi.Store, log *slog.Logger) (*credentialStack, error) {
@@ -227,5 +228,5 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 	} else if len(callers) == 0 {
 		log.Warn("no auth.principals are configured: every EKS and EKS Auth request will be refused")
 	}
-	return &credentialStack{policy: credPolicy, verifier: verifier, authz: policy, minter: minter}, nil
+	return &credentialStack{policy: credPolicy, verifier: verifier, authz: policy, minter: minter, keysLoaded: validator.Prefetch}, nil
 }

@@ -135,10 +135,11 @@ func (c WebhookConfig) validate() error {
 // WebhookProgram is a running admission webhook. Tests start it on
 // 127.0.0.1:0.
 type WebhookProgram struct {
-	cfg  WebhookConfig
-	log  *slog.Logger
-	ln   net.Listener
-	http *http.Server
+	cfg   WebhookConfig
+	log   *slog.Logger
+	ln    net.Listener
+	http  *http.Server
+	ready *onceReady
 }
 
 // NewWebhookProgram loads the certificate, sets up the association lookup
@@ -170,7 +171,16 @@ func NewWebhookProgram(ctx context.Context, c WebhookConfig, logOut io.Writer) (
 	mux.Handle("/mutate", h)
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
 	mux.HandleFunc("GET /healthz", ok)
-	mux.HandleFunc("GET /readyz", ok)
+	// Ready once the server has answered: until then every pod would be
+	// admitted without credentials.
+	ready := &onceReady{}
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if why := ready.why(); why != "" {
+			http.Error(w, why+"\n", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
 	// Prometheus scrapes over the same TLS port (scheme https).
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
@@ -179,9 +189,10 @@ func NewWebhookProgram(ctx context.Context, c WebhookConfig, logOut io.Writer) (
 		return nil, fmt.Errorf("listening on %s: %w", c.Listen, err)
 	}
 	return &WebhookProgram{
-		cfg: c,
-		log: log,
-		ln:  ln,
+		cfg:   c,
+		log:   log,
+		ln:    ln,
+		ready: ready,
 		http: &http.Server{
 			Handler: mux,
 			TLSConfig: &tls.Config{
@@ -202,6 +213,7 @@ func (p *WebhookProgram) Addr() string { return p.ln.Addr().String() }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (p *WebhookProgram) Run(ctx context.Context, stdout io.Writer) error {
+	go p.ready.run(ctx, "the podidentity server cannot be reached", serverReachable(p.cfg.Endpoint), p.log)
 	fmt.Fprintf(stdout, "podidentity webhook listening on https://%s (cluster %s, server %s)\n", p.Addr(), p.cfg.ClusterName, p.cfg.Endpoint)
 	return serveUntilDone(ctx, p.http, p.log, func() error { return p.http.ServeTLS(p.ln, "", "") })
 }

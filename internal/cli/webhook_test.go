@@ -58,11 +58,17 @@ type fakeEKS struct {
 	down    bool
 	queries []string
 	auth    []string
+	probes  int // unsigned GET / from the readiness check
 }
 
 func (f *fakeEKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.URL.Path == "/" && r.Header.Get("Authorization") == "" {
+		f.probes++ // readiness: can the server be reached at all?
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
 	f.queries = append(f.queries, r.URL.Path+"?"+r.URL.RawQuery)
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
 	if f.down {
@@ -171,6 +177,19 @@ func TestWebhookProgram(t *testing.T) {
 		// certificate served now.
 		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 10 * time.Second}
 	}
+	// Ready once the server has been reached.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := client(roots).Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook is not ready 5 s after start: %v", err)
+		}
+	}
 	admit := func(t *testing.T, c *http.Client, url, ns, sa string) map[string]any {
 		t.Helper()
 		resp, err := c.Post(url+"/mutate", "application/json", bytes.NewReader(podReview(ns, sa)))
@@ -192,6 +211,9 @@ func TestWebhookProgram(t *testing.T) {
 		t.Errorf("service account without association: response %v", r)
 	}
 	eksAPI.mu.Lock()
+	if eksAPI.probes == 0 {
+		t.Error("the webhook never checked that its server can be reached")
+	}
 	if len(eksAPI.queries) != 2 || eksAPI.queries[0] != "/clusters/kube/pod-identity-associations?namespace=team-a&serviceAccount=app" {
 		t.Errorf("lookups %q", eksAPI.queries)
 	}

@@ -26,7 +26,11 @@ const maxBodyBytes = 256 << 10
 type Config struct {
 	Service *pi.Service
 	Store   pi.Store // for /readyz
-	Logger  *slog.Logger
+	// KeysLoaded, when set, is also asked by /readyz: it fails while some
+	// cluster's token keys have never been loaded (they are kept once
+	// they have), so a server that cannot validate tokens is not Ready.
+	KeysLoaded func(context.Context) error
+	Logger     *slog.Logger
 	// Verifier authenticates every AWS API request (SigV4).
 	Verifier *sigv4.Verifier
 	// Authorizer decides whether the authenticated caller may perform an
@@ -49,6 +53,7 @@ type Server struct {
 	verifier  *sigv4.Verifier
 	authz     Authorizer
 	devTokens DevTokenMinter
+	keys      func(context.Context) error
 	metrics   *metrics
 	registry  *prometheus.Registry
 }
@@ -65,7 +70,7 @@ func New(cfg Config) *Server {
 		panic("server: Config.Verifier and Config.Authorizer are required")
 	}
 	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
-		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens, registry: cfg.Registry}
+		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens, registry: cfg.Registry, keys: cfg.KeysLoaded}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -232,6 +237,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("not ready: store unreachable", "err", err)
 		http.Error(w, "store unreachable\n", http.StatusServiceUnavailable)
 		return
+	}
+	if s.keys != nil {
+		if err := s.keys(ctx); err != nil {
+			s.log.Warn("not ready: token keys not loaded", "err", err)
+			http.Error(w, "token keys not loaded: "+err.Error()+"\n", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	w.Write([]byte("ok\n"))
 }

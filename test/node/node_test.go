@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podidentity/podidentity/internal/store/pgtest"
 	"github.com/podidentity/podidentity/internal/testenv"
 )
 
@@ -38,7 +40,7 @@ func TestInstallOnARealNode(t *testing.T) {
 	// docs/install.md, steps 1 to 4, as one script: its exports carry from
 	// block to block as they would in the user's shell, and the
 	// port-forward it starts lives on for the checks below.
-	steps := installSteps(t)
+	steps, upgrade := installSteps(t)
 	start := time.Now()
 	n.script(t, "install", strings.Join(steps, "\n"))
 	t.Logf("install guide steps 1-4 ran in %s", time.Since(start).Round(time.Second))
@@ -96,30 +98,71 @@ aws eks delete-pod-identity-association --cluster-name my-cluster --association-
 	if gone.Error == "" || gone.AccessKeyID != "" {
 		t.Errorf("a pod created after the association was deleted got credentials: %+v", gone)
 	}
+
+	// The server knows which node asked: the agent sends its node's name.
+	if logs := n.kubectl(t, "-n", "podidentity", "logs", "deploy/podidentity-server"); !strings.Contains(logs, `"node":"podidentity-node"`) {
+		t.Errorf("the server's credentials-issued lines do not name the node:\n%s", logs)
+	}
+
+	// docs/install.md step 6: two replicas on PostgreSQL keep serving. The
+	// database listens on the node's bridge address, where pods reach it.
+	pg := pgtest.Start(t)
+	pg.AllowFrom(t, "10.217.0.1", "10.217.0.0/24")
+	db := strings.TrimPrefix(mustParseURL(t, pg.NewDatabase(t)).Path, "/")
+	upgrade = strings.NewReplacer(
+		"password='...'", "password='"+pg.Password()+"'",
+		"postgres://podidentity@db.example:5432/podidentity?sslmode=verify-full",
+		fmt.Sprintf("postgres://postgres@10.217.0.1:%d/%s?sslmode=disable", pg.Port(), db),
+	).Replace(upgrade)
+	n.script(t, "upgrade to PostgreSQL", upgrade)
+	if ready := n.kubectl(t, "-n", "podidentity", "get", "deployment", "podidentity-server", "-o", "jsonpath={.status.readyReplicas}"); ready != "2" {
+		t.Errorf("%s server replicas ready after the upgrade, want 2", ready)
+	}
+	// The port-forward went with the old pod: the Service's address, as
+	// pods use it, from the node.
+	n.script(t, "association on PostgreSQL", `
+export AWS_ENDPOINT_URL_EKS=`+serverURL+`
+aws eks create-pod-identity-association --cluster-name my-cluster \
+    --namespace default --service-account my-app --role-arn arn:aws:iam::123456789012:role/my-app`)
+	if got := n.whoami(t, "on-postgres", "my-app"); got.Error != "" || !strings.Contains(got.Arn, "assumed-role/my-app/") {
+		t.Errorf("a pod after the upgrade to PostgreSQL: %+v, want the role's credentials", got)
+	}
+}
+
+func mustParseURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // installSteps returns the blocks docs/install.md marks for this test, in
-// order, after checking that the install command for clusters without
-// Service DNS is the ordinary one plus its addresses, so the two cannot
-// drift apart.
-func installSteps(t *testing.T) []string {
+// order, and the PostgreSQL upgrade block, after checking that the install
+// command for clusters without Service DNS is the ordinary one plus its
+// addresses, so the two cannot drift apart.
+func installSteps(t *testing.T) (steps []string, upgrade string) {
 	t.Helper()
 	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "install.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := regexp.MustCompile("(?s)<!-- test/node(:dns)? -->\n```sh\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
-	var steps []string
+	blocks := regexp.MustCompile("(?s)<!-- test/node(:[a-z]+)? -->\n```sh\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
 	var withDNS string
 	for _, b := range blocks {
-		if b[1] == ":dns" {
+		switch b[1] {
+		case ":dns":
 			withDNS = b[2]
-			continue
+		case ":postgres":
+			upgrade = b[2]
+		default:
+			steps = append(steps, b[2])
 		}
-		steps = append(steps, b[2])
 	}
-	if len(steps) < 5 || withDNS == "" {
-		t.Fatalf("docs/install.md marks %d blocks for this test (and DNS install %t); the markers are broken", len(steps), withDNS != "")
+	if len(steps) < 5 || withDNS == "" || upgrade == "" {
+		t.Fatalf("docs/install.md marks %d blocks for this test (DNS install %t, PostgreSQL %t); the markers are broken",
+			len(steps), withDNS != "", upgrade != "")
 	}
 	found := false
 	for _, s := range steps {
@@ -130,7 +173,7 @@ func installSteps(t *testing.T) []string {
 	if !found {
 		t.Errorf("docs/install.md: the install without Service DNS is not the ordinary install command plus addresses:\n%s", withDNS)
 	}
-	return steps
+	return steps, upgrade
 }
 
 type identity struct {

@@ -44,6 +44,7 @@ type Cluster struct {
 	dir        string // everything: data/, socket, log
 	port       int
 	password   string
+	listen     string // listen_addresses: 127.0.0.1, plus AllowFrom's
 
 	mu      sync.Mutex
 	running bool
@@ -232,8 +233,12 @@ func freePort() (int, error) {
 func (c *Cluster) pgStart() error {
 	// fsync=off: throwaway data; a stopped (even SIGKILLed) postgres loses
 	// nothing the OS has, which is what the fault tests exercise.
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s -c fsync=off -c full_page_writes=off -c max_connections=300",
-		c.port, c.dir)
+	listen := c.listen
+	if listen == "" {
+		listen = "127.0.0.1"
+	}
+	opts := fmt.Sprintf("-c listen_addresses=%s -p %d -c unix_socket_directories=%s -c fsync=off -c full_page_writes=off -c max_connections=300",
+		listen, c.port, c.dir)
 	out, err := c.command("pg_ctl", "start", "-w", "-t", "60", "-D", c.data(), "-l", filepath.Join(c.dir, "postgres.log"), "-o", opts).CombinedOutput()
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
@@ -333,6 +338,31 @@ func (c *Cluster) stop(t testing.TB, mode string) {
 	c.mu.Lock()
 	c.running = false
 	c.mu.Unlock()
+}
+
+// AllowFrom makes the server listen on addr too (an address of this
+// machine, such as a test bridge's) and accept password logins from the
+// clients in cidr, then restarts it: pods of a test node reach it so.
+func (c *Cluster) AllowFrom(t testing.TB, addr, cidr string) {
+	t.Helper()
+	hba := filepath.Join(c.data(), "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.writeFile(hba, string(old)+"host all all "+cidr+" scram-sha-256\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.listen = "127.0.0.1," + addr
+	c.stop(t, "fast")
+	c.Resume(t)
+}
+
+// URLVia is URL(db) with host in place of 127.0.0.1.
+func (c *Cluster) URLVia(host, db string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword("postgres", c.password),
+		Host: net.JoinHostPort(host, strconv.Itoa(c.port)), Path: "/" + db, RawQuery: "sslmode=disable"}
+	return u.String()
 }
 
 // Resume starts a stopped server again on the same port.
