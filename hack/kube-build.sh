@@ -6,6 +6,7 @@
 #   kubelet, kube-controller-manager, kube-scheduler (the real node in test/node)
 #   etcd                     go.etcd.io/etcd/server/v3 at ETCD_VERSION
 #   helm                     helm.sh/helm/v3/cmd/helm at HELM_VERSION
+#   helm-docs                github.com/norwoodj/helm-docs at HELM_DOCS_VERSION (the chart's README)
 #
 # `go install k8s.io/kubernetes/cmd/kube-apiserver@v1.x` cannot work: the
 # kubernetes go.mod points every k8s.io staging module at ./staging/src. So we
@@ -21,12 +22,14 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.5}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+HELM_DOCS_VERSION="${HELM_DOCS_VERSION:-v1.14.2}"
 CACHE="${PODIDENTITY_KUBE_CACHE:-$HOME/.cache/podidentity-kube}"
 KUBE_TOOLS="kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy"
 
 kube_dir="$CACHE/kube-$KUBE_VERSION"
 etcd_dir="$CACHE/etcd-$ETCD_VERSION"
 helm_dir="$CACHE/helm-$HELM_VERSION"
+helm_docs_dir="$CACHE/helm-docs-$HELM_DOCS_VERSION"
 
 print_env() {
   echo "export KUBE_APISERVER=$kube_dir/bin/kube-apiserver"
@@ -37,6 +40,7 @@ print_env() {
   echo "export KUBE_PROXY=$kube_dir/bin/kube-proxy"
   echo "export ETCD=$etcd_dir/bin/etcd"
   echo "export HELM=$helm_dir/bin/helm"
+  echo "export HELM_DOCS=$helm_docs_dir/bin/helm-docs"
 }
 
 log() { echo "kube-build: $*" >&2; }
@@ -123,6 +127,17 @@ build_helm() {
   rm -rf "$helm_dir/bin" && mv "$helm_dir/bin.tmp" "$helm_dir/bin"
 }
 
+build_helm_docs() {
+  if [ -x "$helm_docs_dir/bin/helm-docs" ]; then
+    log "helm-docs $HELM_DOCS_VERSION cached in $helm_docs_dir/bin"
+    return
+  fi
+  log "building helm-docs $HELM_DOCS_VERSION"
+  mkdir -p "$helm_docs_dir"
+  GOBIN="$helm_docs_dir/bin.tmp" go install -trimpath -ldflags "-s -w" "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"
+  rm -rf "$helm_docs_dir/bin" && mv "$helm_docs_dir/bin.tmp" "$helm_docs_dir/bin"
+}
+
 if [ "${1:-}" = "--print-env" ]; then
   print_env
   exit 0
@@ -137,4 +152,5 @@ start=$SECONDS
 build_kube
 build_etcd
 build_helm
+build_helm_docs
 log "done in $((SECONDS - start)) s; binaries in $CACHE"

@@ -335,6 +335,43 @@ func TestHelmChart(t *testing.T) {
 				t.Errorf("PrometheusRule spec (-want +got):\n%s", d)
 			}
 		}},
+		{"sts backend, identity from a Secret", []string{"server.credentials.backend=sts", "server.credentials.sts.existingSecret=server-aws"}, func(t *testing.T, r *rendered) {
+			if r.config.Credentials.Backend != "sts" || r.config.Credentials.Region != "us-west-2" {
+				t.Errorf("credentials %+v, want the sts backend in the chart's region", r.config.Credentials)
+			}
+			envFrom := dig(r.find("Deployment", "server"), "spec", "template", "spec", "containers", 0, "envFrom", 0, "secretRef", "name")
+			if envFrom != "server-aws" {
+				t.Errorf("the server's AWS identity comes from %v, want the Secret server-aws", envFrom)
+			}
+		}},
+		{"service accounts and security contexts of one's own", []string{
+			"server.serviceAccount.create=false", "server.serviceAccount.name=corp-server",
+			"webhook.serviceAccount.annotations.team=platform", "agent.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=pool",
+			"agent.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+			"webhook.podSecurityContext.runAsUser=1000", "nameOverride=pid",
+		}, func(t *testing.T, r *rendered) {
+			if r.find("ServiceAccount", "-server") != nil {
+				t.Error("a server ServiceAccount was created with serviceAccount.create false")
+			}
+			if got := dig(r.find("Deployment", "server"), "spec", "template", "spec", "serviceAccountName"); got != "corp-server" {
+				t.Errorf("the server runs as %v, want corp-server", got)
+			}
+			if got := dig(r.find("ClusterRoleBinding", "tokenreview"), "subjects", 0, "name"); got != "corp-server" {
+				t.Errorf("TokenReview is granted to %v, want corp-server", got)
+			}
+			if got := dig(r.find("ServiceAccount", "-webhook"), "metadata", "annotations", "team"); got != "platform" {
+				t.Errorf("webhook ServiceAccount annotation %v", got)
+			}
+			if got := dig(r.find("DaemonSet", "agent"), "spec", "template", "spec", "affinity", "nodeAffinity"); got == nil {
+				t.Error("agent.affinity was not applied")
+			}
+			if got := dig(r.find("Deployment", "webhook"), "spec", "template", "spec", "securityContext", "runAsUser"); got != 1000 {
+				t.Errorf("webhook runAsUser %v, want 1000", got)
+			}
+			if got := dig(r.find("Deployment", "webhook"), "metadata", "name"); got != "podidentity-pid-webhook" {
+				t.Errorf("with nameOverride the webhook is %v", got)
+			}
+		}},
 		{"server only", []string{"webhook.enabled=false", "agent.enabled=false"}, func(t *testing.T, r *rendered) {
 			if r.count("DaemonSet")+r.count("MutatingWebhookConfiguration") != 0 || len(r.config.Auth.Principals) != 1 {
 				t.Errorf("agent or webhook rendered, or principals other than the administrator: %+v", r.config.Auth.Principals)
@@ -368,6 +405,30 @@ func TestHelmChart(t *testing.T) {
 				t.Errorf("the API server refuses the rendered chart: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestChartREADME: the chart's README is what helm-docs makes of values.yaml
+// today, and every value has a description.
+func TestChartREADME(t *testing.T) {
+	needTools(t)
+	cmd := exec.Command("bash", filepath.Join(repoRoot, "hack", "chart-readme.sh"), "--stdout")
+	cmd.Env = append(os.Environ(), "HELM_DOCS="+tool.helmDocs)
+	want, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hack/chart-readme.sh: %v", err)
+	}
+	got, err := os.ReadFile(filepath.Join(repoRoot, chart, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s/README.md is out of date: run hack/chart-readme.sh\n%s", chart, cmp.Diff(string(want), string(got)))
+	}
+	for _, line := range strings.Split(string(want), "\n") {
+		if strings.HasPrefix(line, "| ") && strings.HasSuffix(line, "|  |") {
+			t.Errorf("a value without a description (a \"# --\" comment in values.yaml): %s", line)
+		}
 	}
 }
 

@@ -26,8 +26,8 @@ import (
 // tools are the outside binaries, from the environment (.ci/setup.d/30-kube.sh
 // exports them) or else where hack/kube-build.sh caches them.
 type tools struct {
-	apiserver, etcd, kubectl, helm string
-	missing                        []string
+	apiserver, etcd, kubectl, helm, helmDocs string
+	missing                                  []string
 }
 
 var (
@@ -84,7 +84,7 @@ func findTools() tools {
 	for _, x := range []struct {
 		env string
 		dst *string
-	}{{"KUBE_APISERVER", &t.apiserver}, {"ETCD", &t.etcd}, {"KUBECTL", &t.kubectl}, {"HELM", &t.helm}} {
+	}{{"KUBE_APISERVER", &t.apiserver}, {"ETCD", &t.etcd}, {"KUBECTL", &t.kubectl}, {"HELM", &t.helm}, {"HELM_DOCS", &t.helmDocs}} {
 		p := os.Getenv(x.env)
 		if p == "" {
 			p = defaults[x.env]

@@ -70,17 +70,21 @@ http://{{ include "podidentity.server" . }}.{{ .Release.Namespace }}.svc:{{ .Val
 {{- end -}}
 {{- end -}}
 
-{{/* The restricted security context every podidentity container runs with. */}}
-{{- define "podidentity.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-capabilities:
-  drop: ["ALL"]
-seccompProfile:
-  type: RuntimeDefault
-{{- end -}}
+
 
 {{/* The addresses the agent serves on. */}}
 {{- define "podidentity.agentHosts" -}}
 {{- if .Values.agent.ipv6 }}169.254.170.23,fd00:ec2::23{{ else }}169.254.170.23{{ end -}}
+{{- end -}}
+
+{{/* The ServiceAccount a component runs as: include with (list . "server"). */}}
+{{- define "podidentity.serviceAccountName" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+{{- $sa := (index $root.Values $component).serviceAccount -}}
+{{- if $sa.create -}}
+{{- $sa.name | default (printf "%s-%s" (include "podidentity.fullname" $root) $component) -}}
+{{- else -}}
+{{- $sa.name | default "default" -}}
+{{- end -}}
 {{- end -}}
