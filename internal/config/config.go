@@ -96,6 +96,8 @@ type RoleGrant struct {
 	RoleARN  string   `yaml:"roleArn"`
 	Actions  []string `yaml:"actions"`
 	Clusters []string `yaml:"clusters"`
+	// PassRoles: as Principal.PassRoles, for the role's sessions.
+	PassRoles []string `yaml:"passRoles"`
 }
 
 // Principal is an API caller with a long-term access key.
@@ -107,6 +109,11 @@ type Principal struct {
 	SecretAccessKeyEnv  string   `yaml:"secretAccessKeyEnv"`
 	Actions             []string `yaml:"actions"`
 	Clusters            []string `yaml:"clusters"`
+	// PassRoles are the role ARN patterns (IAM wildcards, case-sensitive)
+	// the principal may name as roleArn or targetRoleArn when it creates or
+	// updates an association: IAM's iam:PassRole. Required when its
+	// actions allow either.
+	PassRoles []string `yaml:"passRoles"`
 }
 
 // Limits are quotas.

@@ -60,6 +60,7 @@ auth:
       secretAccessKeyEnv: ADMIN_SECRET
       actions: ["eks:*"]
       clusters: ["*"]
+      passRoles: ["arn:aws:iam::000011112222:role/apps/*"]
 limits:
   associationsPerCluster: 1000
 log:
@@ -136,5 +137,56 @@ auth:
 `))
 	if err == nil || strings.Contains(err.Error(), "SUPERSECRETVALUE") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Whoever may create or update associations must say which roles it may
+// pass, the way a missing clusters list is an error.
+func TestPassRolesRequired(t *testing.T) {
+	const head = "clusters: [{name: demo, issuer: https://x, discovery: true}]\nauth:\n"
+	tests := []struct {
+		name, auth, want string
+	}{
+		{"eks:* without passRoles", `  principals:
+    - {arn: "arn:aws:iam::123456789012:user/admin", accessKeyId: AKIAADMIN0000000, secretAccessKey: s, actions: ["eks:*"], clusters: ["*"]}
+`, `auth.principals[0].passRoles: principal arn:aws:iam::123456789012:user/admin may call eks:CreatePodIdentityAssociation: list the role ARN patterns it may name as roleArn or targetRoleArn (iam:PassRole), e.g. passRoles: ["*"]`},
+		{"update only, lower case", `  principals:
+    - {arn: "arn:aws:iam::123456789012:user/ops", accessKeyId: AKIAOPS00000000000, secretAccessKey: s, actions: ["eks:updatepodidentityassociation"], clusters: ["*"]}
+`, `auth.principals[0].passRoles: principal arn:aws:iam::123456789012:user/ops may call eks:UpdatePodIdentityAssociation`},
+		{"role grant", `  roles:
+    - {roleArn: "arn:aws:iam::123456789012:role/deployer", actions: ["eks:Create*"], clusters: ["*"]}
+`, `auth.roles[0].passRoles: sessions of role arn:aws:iam::123456789012:role/deployer may call eks:CreatePodIdentityAssociation`},
+		{"not an ARN", `  principals:
+    - {arn: "arn:aws:iam::123456789012:user/admin", accessKeyId: AKIAADMIN0000000, secretAccessKey: s, actions: ["eks:*"], clusters: ["*"], passRoles: ["team-a-*"]}
+`, `auth.principals[0].passRoles: "team-a-*" is not a role ARN pattern`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(head + tc.auth))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	// Readers and nodes pass no roles and need no list.
+	if _, err := Parse([]byte(head + `  principals:
+    - {arn: "arn:aws:iam::123456789012:user/r", accessKeyId: AKIAREADER000000, secretAccessKey: s, actions: ["eks:List*", "eks:Describe*"], clusters: ["*"]}
+    - {arn: "arn:aws:iam::123456789012:role/node", accessKeyId: AKIANODE00000000, secretAccessKey: s, actions: ["eks-auth:AssumeRoleForPodIdentity"], clusters: ["*"]}
+`)); err != nil {
+		t.Errorf("principals that pass no roles: %v", err)
+	}
+}
+
+// Cluster names are compared exactly everywhere, so two that differ only
+// in case would be two clusters to the server and one to a reader.
+func TestClusterNamesDifferingInCaseRefused(t *testing.T) {
+	_, err := Parse([]byte(`
+clusters:
+  - {name: team-a, issuer: https://a.example, discovery: true}
+  - {name: Team-A, issuer: https://b.example, discovery: true}
+`))
+	want := `clusters[1].name: cluster "Team-A" differs from cluster "team-a" only in case`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
 	}
 }

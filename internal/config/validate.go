@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/podidentity/podidentity/internal/iamglob"
 )
 
 var (
@@ -35,13 +37,19 @@ func (f *File) Validate() error {
 		p.add("storage", "names no database file")
 	}
 	f.StorageOptions.validate(f.Storage, &p)
-	seen := map[string]bool{}
+	seen := map[string]string{} // lower-cased name → name as first declared
 	for i, c := range f.Clusters {
 		c.validate(fmt.Sprintf("clusters[%d]", i), &p)
-		if seen[c.Name] {
+		// Names differing only in case are refused: a grant for one must
+		// never be read as a grant for the other, by us or by an operator.
+		switch first, dup := seen[strings.ToLower(c.Name)]; {
+		case dup && first == c.Name:
 			p.add(fmt.Sprintf("clusters[%d].name", i), "cluster %q is declared more than once", c.Name)
+		case dup:
+			p.add(fmt.Sprintf("clusters[%d].name", i), "cluster %q differs from cluster %q only in case; cluster names must differ in more than case", c.Name, first)
+		default:
+			seen[strings.ToLower(c.Name)] = c.Name
 		}
-		seen[c.Name] = true
 	}
 	f.Credentials.validate(&p)
 	keys := map[string]bool{}
@@ -64,6 +72,7 @@ func (f *File) Validate() error {
 		if len(r.Clusters) == 0 {
 			p.add(key+".clusters", `list the clusters the role's sessions may act on, e.g. ["*"]`)
 		}
+		validatePassRoles(key, "sessions of role "+r.RoleARN, r.Actions, r.PassRoles, &p)
 	}
 	if f.Limits.AssociationsPerCluster < 1 {
 		p.add("limits.associationsPerCluster", "must be at least 1")
@@ -185,6 +194,30 @@ func (pr Principal) validate(key string, p *problems) {
 	}
 	if len(pr.Clusters) == 0 {
 		p.add(key+".clusters", `list the clusters the principal may act on, e.g. ["*"]`)
+	}
+	validatePassRoles(key, "principal "+pr.ARN, pr.Actions, pr.PassRoles, p)
+}
+
+// passRoleActions are the operations that name roles (iam:PassRole).
+var passRoleActions = []string{"eks:CreatePodIdentityAssociation", "eks:UpdatePodIdentityAssociation"}
+
+// validatePassRoles insists that whoever may create or update associations
+// says which roles it may pass: a missing list must not silently mean
+// "any role" (privilege escalation) nor "none" (a broken upgrade).
+func validatePassRoles(key, who string, actions, passRoles []string, p *problems) {
+	for _, r := range passRoles {
+		if r != "*" && !strings.HasPrefix(r, "arn:") {
+			p.add(key+".passRoles", "%q is not a role ARN pattern such as arn:aws:iam::123456789012:role/team-a-*", r)
+		}
+	}
+	if len(passRoles) > 0 {
+		return
+	}
+	for _, a := range passRoleActions {
+		if iamglob.MatchAnyAction(actions, a) {
+			p.add(key+".passRoles", `%s may call %s: list the role ARN patterns it may name as roleArn or targetRoleArn (iam:PassRole), e.g. passRoles: ["*"] for any role`, who, a)
+			return
+		}
 	}
 }
 

@@ -54,9 +54,11 @@ type Server struct {
 }
 
 // Authorizer is the IAM-like decision: may principal perform action on the
-// resource (in cluster; "" for account-wide actions)?
+// resource (in cluster; "" for account-wide actions)? May it pass roleARN
+// to an association (iam:PassRole)?
 type Authorizer interface {
 	Authorize(principal any, action, cluster, resourceARN string) error
+	AuthorizePassRole(principal any, roleARN string) error
 }
 
 // New builds the handler with every route registered.

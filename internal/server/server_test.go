@@ -33,15 +33,25 @@ const (
 )
 
 // testPrincipals: an administrator of every cluster, a reader of cluster
-// demo only, and a node that may only assume roles.
+// demo only, a node that may only assume roles, and a tenant.
 var testPrincipals = []authz.Principal{
 	{ARN: adminARN, AccessKeyID: adminKey, SecretAccessKey: adminSecret,
-		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}}},
+		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}, PassRoles: []string{"*"}}},
 	{ARN: "arn:aws:iam::111122223333:user/reader", AccessKeyID: "AKIAREADER0000000000", SecretAccessKey: "reader-secret",
 		Grant: authz.Grant{Actions: []string{"eks:List*", "eks:Describe*"}, Clusters: []string{"demo"}}},
 	{ARN: "arn:aws:iam::111122223333:role/node", AccessKeyID: "AKIANODE000000000000", SecretAccessKey: "node-secret",
 		Grant: authz.Grant{Actions: []string{"eks-auth:AssumeRoleForPodIdentity"}, Clusters: []string{"*"}}},
+	{ARN: tenantARN, AccessKeyID: tenantKey, SecretAccessKey: tenantSecret,
+		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"demo"},
+			PassRoles: []string{testRole, "arn:aws:iam::444455556666:role/team-a-*"}}},
 }
+
+// The tenant administers cluster demo and may pass only its own roles.
+const (
+	tenantARN    = "arn:aws:iam::111122223333:user/team-a"
+	tenantKey    = "AKIATENANTA000000000"
+	tenantSecret = "tenant-secret"
+)
 
 // testAuth is real SigV4 verification against testPrincipals.
 func testAuth(t testing.TB) (*sigv4.Verifier, *authz.Policy) {

@@ -47,6 +47,7 @@ auth:
       secretAccessKey: %s
       actions: ["eks:*"]
       clusters: ["*"]
+      passRoles: ["*"]
     - arn: arn:aws:iam::111122223333:user/reader
       accessKeyId: AKIAREADER0000000000
       secretAccessKeyEnv: READER_SECRET

@@ -135,7 +135,7 @@ clusters:
     caFile: %[6]s
 auth:
   principals:
-    - {arn: "arn:aws:iam::%[1]s:user/admin", accessKeyId: %[8]s, secretAccessKey: %[9]s, actions: ["eks:*"], clusters: ["*"]}
+    - {arn: "arn:aws:iam::%[1]s:user/admin", accessKeyId: %[8]s, secretAccessKey: %[9]s, actions: ["eks:*"], clusters: ["*"], passRoles: ["*"]}
     - {arn: "arn:aws:iam::%[1]s:user/webhook", accessKeyId: %[10]s, secretAccessKey: %[11]s, actions: ["eks:ListPodIdentityAssociations"], clusters: ["*"]}
     - {arn: "arn:aws:iam::%[1]s:user/node", accessKeyId: %[12]s, secretAccessKey: %[13]s, actions: ["eks-auth:AssumeRoleForPodIdentity"], clusters: ["*"]}
 log: {level: debug, format: text}
