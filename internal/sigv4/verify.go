@@ -251,19 +251,21 @@ func (v *Verifier) checkTime(req *request) error {
 
 // payloadHashes returns the payload hashes the client may have signed.
 // A hash in x-amz-content-sha256 is what botocore and the Go SDK sign when
-// they send one, so it must also match the body; UNSIGNED-PAYLOAD there is
-// accepted only when there is no body to cover. Without it, header
+// they send one, so it must also match the body. Without it, header
 // signatures cover the body's hash, while presigned URLs carry either the
 // hash of the (empty) body (Go SDK) or UNSIGNED-PAYLOAD (botocore).
+//
+// UNSIGNED-PAYLOAD, in the header or in a presigned URL, is accepted only
+// when there is no body: AWS's JSON and query APIs always sign the body
+// (only S3 takes an unsigned one), and a body the signature does not cover
+// could be anything. A presigned URL handed to someone else must not let
+// them POST parameters of their own choosing under its signature.
 func payloadHashes(h http.Header, payload []byte, presigned bool) (hashes [2]string, n int, err error) {
 	if vs := h["X-Amz-Content-Sha256"]; len(vs) > 0 {
 		if len(vs) > 1 {
 			return hashes, 0, errIncomplete("Only one x-amz-content-sha256 header is allowed.")
 		}
-		if vs[0] == unsignedPayload && len(payload) > 0 && !presigned {
-			// AWS's JSON and query APIs always sign the body; only S3
-			// accepts an unsigned one. A body the signature does not
-			// cover could be replaced in transit.
+		if vs[0] == unsignedPayload && len(payload) > 0 {
 			return hashes, 0, errMismatchf("x-amz-content-sha256 UNSIGNED-PAYLOAD is accepted only for requests without a body; sign the SHA-256 of the body.")
 		}
 		if vs[0] != unsignedPayload {
@@ -280,7 +282,7 @@ func payloadHashes(h http.Header, payload []byte, presigned bool) (hashes [2]str
 	}
 	sum := sha256.Sum256(payload)
 	hashes[0] = hex.EncodeToString(sum[:])
-	if presigned {
+	if presigned && len(payload) == 0 {
 		hashes[1] = unsignedPayload
 		return hashes, 2, nil
 	}
