@@ -83,7 +83,13 @@ func New(cfg Config) *Server {
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := s.uncleanPath(r); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // handlerFunc is an AWS operation: it writes its own success response and
 // returns an error for the wrapper to render in the route's dialect.
@@ -221,6 +227,11 @@ func (s *Server) routes() {
 	if s.registry != nil {
 		s.mux.Handle("GET /metrics", metricsHandler(s.registry))
 	}
+	// "/tags" alone names no resource; without a route of its own the mux
+	// would redirect it to "/tags/".
+	s.mux.Handle("/tags", s.unauthenticated("Unknown", awsproto.EKSTags, func(w http.ResponseWriter, r *http.Request) error {
+		return pi.Errorf(pi.CodeNotFound, "No resource ARN in the path.")
+	}))
 	// Anything else is an operation AWS would not recognise either.
 	s.mux.Handle("/", s.unauthenticated("Unknown", awsproto.EKS, func(w http.ResponseWriter, r *http.Request) error {
 		return pi.Errorf(pi.CodeUnknownOperation, "No operation matches %s %s.", r.Method, clipPath(r.URL.Path))
