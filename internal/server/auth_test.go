@@ -130,3 +130,25 @@ func TestPassRole(t *testing.T) {
 		Namespace: aws.String("a"), ServiceAccount: aws.String("b"), RoleArn: aws.String(testRole)})
 	wantDenied(t, err, tenantARN, "eks:CreatePodIdentityAssociation", "arn:aws:eks:us-west-2:111122223333:cluster/other")
 }
+
+// ListClusters answers with the clusters the caller may act on, and pages
+// through those alone; DescribeCluster outside them stays denied.
+func TestListClustersInScope(t *testing.T) {
+	e := newEnv(t)
+	tenant := eksAs(e.url, tenantKey, tenantSecret)
+	for _, page := range []int32{1, 100} {
+		out, err := tenant.ListClusters(ctx, &eks.ListClustersInput{MaxResults: aws.Int32(page)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Clusters) != 1 || out.Clusters[0] != "demo" || out.NextToken != nil {
+			t.Errorf("tenant, page size %d: %v next %v, want [demo] and no next page", page, out.Clusters, out.NextToken)
+		}
+	}
+	out, err := e.eks.ListClusters(ctx, &eks.ListClustersInput{})
+	if err != nil || len(out.Clusters) != 2 {
+		t.Errorf("administrator: %v %v, want both clusters", out, err)
+	}
+	_, err = tenant.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("other")})
+	wantDenied(t, err, tenantARN, "eks:DescribeCluster", "arn:aws:eks:us-west-2:111122223333:cluster/other")
+}

@@ -208,7 +208,14 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	names, next, err := s.svc.ListClusters(maxResults, q.Get("nextToken"))
+	// ListClusters is authorized account-wide, as in IAM; the answer holds
+	// only the clusters the caller's grant for it covers, so that one
+	// tenant does not learn the others' cluster names.
+	who := principalFrom(r.Context())
+	visible := func(name string) bool {
+		return s.authz.Authorize(who, "eks:ListClusters", name, s.svc.ClusterARN(name)) == nil
+	}
+	names, next, err := s.svc.ListClusters(maxResults, q.Get("nextToken"), visible)
 	if err != nil {
 		return err
 	}
