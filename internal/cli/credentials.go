@@ -221,7 +221,7 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 	if err != nil {
 		return nil, err
 	}
-	verifier := &sigv4.Verifier{Regions: []string{cfg.Region}, Lookup: policy.Lookup}
+	verifier := &sigv4.Verifier{Regions: []string{cfg.Region}, Hosts: cfg.Hostnames, Lookup: policy.Lookup}
 	if dev {
 		verifier.InsecureAcceptUnknownKeys = devPrincipal(cfg)
 	} else if len(callers) == 0 {

@@ -141,7 +141,8 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	scfg := server.Config{Service: svc, Store: store, Logger: log, Verifier: creds.verifier, Authorizer: creds.authz, Registry: reg}
+	scfg := server.Config{Service: svc, Store: store, Logger: log, Verifier: creds.verifier, Authorizer: creds.authz, Registry: reg,
+		LoopbackOnly: dev}
 	if creds.minter != nil {
 		scfg.DevTokens = creds.minter
 	}

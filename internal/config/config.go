@@ -19,10 +19,15 @@ import (
 
 // File is the server's configuration file.
 type File struct {
-	Listen    string `yaml:"listen"`
-	Region    string `yaml:"region"`
-	AccountID string `yaml:"accountId"`
-	Storage   string `yaml:"storage"`
+	Listen string `yaml:"listen"`
+	// Hostnames are the names clients reach the server by, with or without
+	// a port ("podidentity.example.com", "10.0.0.5:8080"). When set, a
+	// request signed for any other Host is refused: a signature made for
+	// another endpoint cannot be replayed here. Empty: any Host.
+	Hostnames []string `yaml:"hostnames"`
+	Region    string   `yaml:"region"`
+	AccountID string   `yaml:"accountId"`
+	Storage   string   `yaml:"storage"`
 	// StorageOptions tune the storage backend (PostgreSQL: pool sizes, a
 	// password kept out of the URL).
 	StorageOptions StorageOptions `yaml:"storageOptions"`

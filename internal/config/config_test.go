@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,18 @@ clusters:
 	want := `clusters[1].name: cluster "Team-A" differs from cluster "team-a" only in case`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want %q", err, want)
+	}
+}
+
+func TestHostnames(t *testing.T) {
+	f, err := Parse([]byte(`hostnames: [podidentity.example.com, "10.0.0.5:8080", "[fd00::5]:443", podidentity-server.podidentity-system.svc]`))
+	if err != nil || len(f.Hostnames) != 4 {
+		t.Fatalf("valid hostnames: %v %v", f, err)
+	}
+	_, err = Parse([]byte(`hostnames: ["https://podidentity.example.com", "a b", "host:99999", ""]`))
+	for i := range 4 {
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("hostnames[%d]: ", i)) {
+			t.Errorf("hostnames[%d] not refused: %v", i, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ var (
 	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
 	accessKeyPattern   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+	hostnamePattern    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
 )
 
 // Validate reports every problem in the file at once, each naming its key.
@@ -24,6 +26,11 @@ func (f *File) Validate() error {
 	var p problems
 	if _, _, err := net.SplitHostPort(f.Listen); err != nil {
 		p.add("listen", "%q is not host:port", f.Listen)
+	}
+	for i, h := range f.Hostnames {
+		if !validHostname(h) {
+			p.add(fmt.Sprintf("hostnames[%d]", i), "%q is not a host name or address with an optional port, such as podidentity.example.com or 10.0.0.5:8080", h)
+		}
 	}
 	if !regionPattern.MatchString(f.Region) {
 		p.add("region", "%q is not an AWS region name such as us-west-2", f.Region)
@@ -196,6 +203,23 @@ func (pr Principal) validate(key string, p *problems) {
 		p.add(key+".clusters", `list the clusters the principal may act on, e.g. ["*"]`)
 	}
 	validatePassRoles(key, "principal "+pr.ARN, pr.Actions, pr.PassRoles, p)
+}
+
+// validHostname accepts what a Host header carries: a DNS name or an IP
+// address (IPv6 in brackets when a port follows), optionally with a port.
+func validHostname(h string) bool {
+	name := h
+	if n, port, err := net.SplitHostPort(h); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return false
+		}
+		name = n
+	}
+	name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if net.ParseIP(name) != nil {
+		return true
+	}
+	return hostnamePattern.MatchString(name)
 }
 
 // passRoleActions are the operations that name roles (iam:PassRole).

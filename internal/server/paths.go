@@ -35,12 +35,9 @@ func (s *Server) uncleanPath(r *http.Request) http.Handler {
 		}
 		return segs[i]
 	}
-	dialect := awsproto.EKS
-	switch {
-	case segs[0] == "tags":
-		dialect = awsproto.EKSTags
-	case segs[0] == "clusters" && strings.HasSuffix(p, "/assume-role-for-pod-identity"):
-		dialect = awsproto.EKSAuth
+	dialect := dialectOf(p)
+	if dialect == awsproto.STS {
+		dialect = awsproto.EKS // "//" and "/./" are no STS endpoint
 	}
 	var err error
 	switch {

@@ -38,6 +38,10 @@ type Config struct {
 	// Registry, when set, receives the server's request metrics and is
 	// served at GET /metrics.
 	Registry *prometheus.Registry
+	// LoopbackOnly refuses every request whose Host is not localhost,
+	// 127.0.0.1 or [::1]: the --dev server's defence against DNS
+	// rebinding.
+	LoopbackOnly bool
 }
 
 // Server is the podidentity HTTP handler.
@@ -51,6 +55,8 @@ type Server struct {
 	devTokens DevTokenMinter
 	metrics   *metrics
 	registry  *prometheus.Registry
+
+	loopbackOnly bool
 }
 
 // Authorizer is the IAM-like decision: may principal perform action on the
@@ -67,7 +73,8 @@ func New(cfg Config) *Server {
 		panic("server: Config.Verifier and Config.Authorizer are required")
 	}
 	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
-		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens, registry: cfg.Registry}
+		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens, registry: cfg.Registry,
+		loopbackOnly: cfg.LoopbackOnly}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -84,6 +91,10 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := s.foreignHost(r); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
 	if h := s.uncleanPath(r); h != nil {
 		h.ServeHTTP(w, r)
 		return

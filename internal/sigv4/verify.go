@@ -38,6 +38,11 @@ type Verifier struct {
 	Now     func() time.Time // nil: time.Now
 	MaxSkew time.Duration    // 0: DefaultMaxSkew
 	Regions []string         // accepted regions in the credential scope; empty: any
+	// Hosts are the names this server answers to, with or without a port
+	// ("podidentity.example.com", "10.0.0.5:8080"); empty: any. A request
+	// signed for another Host was meant for another endpoint: accepting
+	// it would let whoever saw it there replay it here.
+	Hosts []string
 
 	// InsecureAcceptUnknownKeys, when set, makes a well-formed request
 	// signed with an access key Lookup does not know pass without its
@@ -102,6 +107,9 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, 
 	}
 	if err := v.checkTime(&req); err != nil {
 		return nil, err
+	}
+	if len(v.Hosts) > 0 && !hostAllowed(v.Hosts, r.Host) {
+		return nil, errMismatchf("The request was signed for host '%s', which is not a name of this endpoint.", quote(r.Host))
 	}
 
 	secret, principal, err := v.Lookup(ctx, cred.accessKeyID, req.sessionToken)
