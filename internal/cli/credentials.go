@@ -166,7 +166,8 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 		minter = &devMinter{clusters: map[string]*devCluster{}, now: time.Now}
 	}
 	for _, c := range cfg.Clusters {
-		cc := satoken.ClusterConfig{Name: c.Name, Issuer: c.Issuer, JWKSFile: c.JWKSFile, JWKSURL: c.JWKSURL, Discovery: c.Discovery, CAFile: c.CAFile}
+		cc := satoken.ClusterConfig{Name: c.Name, Issuer: c.Issuer, JWKSFile: c.JWKSFile, JWKSURL: c.JWKSURL, Discovery: c.Discovery, CAFile: c.CAFile,
+			MaxTokenLifetime: c.MaxTokenLifetime}
 		if c.TokenReview != nil {
 			cc.TokenReview = &satoken.TokenReviewConfig{APIServer: c.TokenReview.APIServer, CAFile: c.TokenReview.CAFile, TokenFile: c.TokenReview.TokenFile}
 		}

@@ -2,11 +2,16 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +19,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eksauth"
+	authtypes "github.com/aws/aws-sdk-go-v2/service/eksauth/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/podidentity/podidentity/internal/config"
+	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
 // startProgram runs a server program on 127.0.0.1:0 until the test ends.
@@ -113,5 +121,61 @@ log: {level: error}
 	var api smithy.APIError
 	if !errors.As(err, &api) || api.ErrorCode() != "InvalidSignatureException" || !strings.Contains(api.ErrorMessage(), "'"+addr+"'") {
 		t.Errorf("signed for %s: %v, want InvalidSignatureException naming the host", addr, err)
+	}
+}
+
+// A cluster's maxTokenLifetime reaches AssumeRoleForPodIdentity: a token
+// issued for longer is an InvalidTokenException, one within it works.
+func TestMaxTokenLifetimeServed(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := tokenmint.NewSigner(key, "https://issuer.example/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	jwks, _ := json.Marshal(signer.JWKS())
+	if err := os.WriteFile(filepath.Join(dir, "jwks.json"), jwks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(`
+accountId: "111122223333"
+storage: memory
+clusters: [{name: demo, issuer: https://issuer.example/demo, jwksFile: ` + filepath.Join(dir, "jwks.json") + `, maxTokenLifetime: 24h}]
+auth:
+  principals:
+    - {arn: "arn:aws:iam::111122223333:user/admin", accessKeyId: AKIAADMIN0000000, secretAccessKey: s, actions: ["eks:*", "eks-auth:*"], clusters: ["*"], passRoles: ["*"]}
+log: {level: error}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + startProgram(t, cfg, false)
+	creds := credentials.NewStaticCredentialsProvider("AKIAADMIN0000000", "s", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = eks.New(eks.Options{Region: "us-west-2", BaseEndpoint: aws.String(url), Credentials: creds}).CreatePodIdentityAssociation(ctx,
+		&eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"), Namespace: aws.String("default"), ServiceAccount: aws.String("app"),
+			RoleArn: aws.String("arn:aws:iam::111122223333:role/app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := eksauth.New(eksauth.Options{Region: "us-west-2", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1})
+	pod := tokenmint.Pod{Namespace: "default", ServiceAccount: "app", PodName: "web-0"}
+	for _, tc := range []struct {
+		ttl time.Duration
+		ok  bool
+	}{{24 * time.Hour, true}, {48 * time.Hour, false}} {
+		tok, err := signer.Mint(pod, time.Now(), tc.ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = auth.AssumeRoleForPodIdentity(ctx, &eksauth.AssumeRoleForPodIdentityInput{ClusterName: aws.String("demo"), Token: aws.String(tok)})
+		var invalid *authtypes.InvalidTokenException
+		if tc.ok && err != nil || !tc.ok && !errors.As(err, &invalid) {
+			t.Errorf("token for %s: %v", tc.ttl, err)
+		}
 	}
 }

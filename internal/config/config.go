@@ -48,6 +48,15 @@ type Cluster struct {
 	CAFile      string       `yaml:"caFile"`
 	Endpoint    string       `yaml:"endpoint"`
 	TokenReview *TokenReview `yaml:"tokenReview"`
+	// SharedIssuer allows this cluster to have the same issuer as another
+	// cluster entry that also sets it. Tokens are told apart by issuer
+	// alone, so such entries accept each other's tokens: use it only for
+	// entries that are one Kubernetes cluster (say, one with TokenReview
+	// and one without).
+	SharedIssuer bool `yaml:"sharedIssuer"`
+	// MaxTokenLifetime, when set, refuses service-account tokens issued
+	// for longer (exp - iat), and tokens without iat.
+	MaxTokenLifetime time.Duration `yaml:"maxTokenLifetime"`
 }
 
 // TokenReview asks the cluster's API server to confirm each token.

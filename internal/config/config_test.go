@@ -204,3 +204,42 @@ func TestHostnames(t *testing.T) {
 		}
 	}
 }
+
+// Two clusters with one issuer would accept each other's tokens: refused
+// unless both entries say they are one cluster.
+func TestSharedIssuerRefused(t *testing.T) {
+	_, err := Parse([]byte(`
+clusters:
+  - {name: team-a, issuer: https://oidc.example/shared, jwksFile: /keys.json}
+  - {name: team-b, issuer: https://oidc.example/shared/, jwksFile: /keys.json}
+`))
+	want := `clusters[1].issuer: cluster "team-b" has the issuer of cluster "team-a"`
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "sharedIssuer: true") {
+		t.Fatalf("err = %v, want %q and the opt-in named", err, want)
+	}
+	_, err = Parse([]byte(`
+clusters:
+  - {name: a, issuer: https://oidc.example/shared, discovery: true, sharedIssuer: true}
+  - {name: b, issuer: https://oidc.example/shared, jwksURL: https://other.example/jwks}
+`))
+	if err == nil {
+		t.Error("an opt-in on one side only was accepted")
+	}
+	if _, err := Parse([]byte(`
+clusters:
+  - {name: reviewed, issuer: https://oidc.example/one, discovery: true, sharedIssuer: true, tokenReview: {apiServer: "https://k8s:6443", tokenFile: /t}}
+  - {name: unreviewed, issuer: https://oidc.example/one, discovery: true, sharedIssuer: true}
+`)); err != nil {
+		t.Errorf("both entries opted in: %v", err)
+	}
+}
+
+func TestMaxTokenLifetime(t *testing.T) {
+	f, err := Parse([]byte(`clusters: [{name: a, issuer: https://x, discovery: true, maxTokenLifetime: 24h}]`))
+	if err != nil || f.Clusters[0].MaxTokenLifetime != 24*time.Hour {
+		t.Fatalf("%v %v", f, err)
+	}
+	if _, err := Parse([]byte(`clusters: [{name: a, issuer: https://x, discovery: true, maxTokenLifetime: 1m}]`)); err == nil || !strings.Contains(err.Error(), "clusters[0].maxTokenLifetime:") {
+		t.Errorf("1m accepted: %v", err)
+	}
+}

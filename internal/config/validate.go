@@ -58,6 +58,7 @@ func (f *File) Validate() error {
 			seen[strings.ToLower(c.Name)] = c.Name
 		}
 	}
+	f.validateIssuers(&p)
 	f.Credentials.validate(&p)
 	keys := map[string]bool{}
 	for i, pr := range f.Auth.Principals {
@@ -97,6 +98,27 @@ func (f *File) Validate() error {
 	return p.err()
 }
 
+// validateIssuers refuses two clusters with one issuer unless both opt in:
+// a token names its cluster only through its issuer, so the token of one
+// would be exchanged for the other's credentials.
+func (f *File) validateIssuers(p *problems) {
+	first := map[string]int{} // normalised issuer → index of its first cluster
+	for i, c := range f.Clusters {
+		iss := strings.ToLower(strings.TrimSuffix(c.Issuer, "/"))
+		j, seen := first[iss]
+		if !seen {
+			first[iss] = i
+			continue
+		}
+		if c.SharedIssuer && f.Clusters[j].SharedIssuer {
+			continue
+		}
+		p.add(fmt.Sprintf("clusters[%d].issuer", i),
+			"cluster %q has the issuer of cluster %q (%s), so each would accept the other's service-account tokens; give each cluster its own issuer, or set sharedIssuer: true on both if they are one Kubernetes cluster",
+			c.Name, f.Clusters[j].Name, c.Issuer)
+	}
+}
+
 func (c Cluster) validate(key string, p *problems) {
 	if !clusterNamePattern.MatchString(c.Name) {
 		p.add(key+".name", "%q is not a valid EKS cluster name (letters, digits, '-' and '_', starting with a letter or digit, at most 100)", c.Name)
@@ -119,6 +141,9 @@ func (c Cluster) validate(key string, p *problems) {
 	}
 	if sources != 1 {
 		p.add(key, "set exactly one of jwksFile, jwksURL or discovery: true")
+	}
+	if c.MaxTokenLifetime != 0 && c.MaxTokenLifetime < 10*time.Minute {
+		p.add(key+".maxTokenLifetime", "%s is shorter than the 10m Kubernetes allows a projected token to be", c.MaxTokenLifetime)
 	}
 	if c.TokenReview != nil {
 		if u, err := url.Parse(c.TokenReview.APIServer); err != nil || u.Scheme != "https" || u.Host == "" {

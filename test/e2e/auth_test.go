@@ -38,7 +38,7 @@ clusters:
     issuer: https://issuer.example/demo
     jwksFile: %s
   - name: other
-    issuer: https://issuer.example/demo
+    issuer: https://issuer.example/other
     jwksFile: %s
 auth:
   principals:

@@ -129,10 +129,12 @@ clusters:
     discovery: true
     caFile: %[6]s
     tokenReview: {apiServer: %[5]s, tokenFile: %[7]s}
+    sharedIssuer: true
   - name: %[4]s
     issuer: %[5]s
     discovery: true
     caFile: %[6]s
+    sharedIssuer: true
 auth:
   principals:
     - {arn: "arn:aws:iam::%[1]s:user/admin", accessKeyId: %[8]s, secretAccessKey: %[9]s, actions: ["eks:*"], clusters: ["*"], passRoles: ["*"]}
