@@ -11,6 +11,7 @@ package authz
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/podidentity/podidentity/internal/iamglob"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
@@ -89,21 +90,13 @@ func (p *Policy) Lookup(ctx context.Context, accessKeyID, sessionToken string) (
 
 // Authorize reports whether principal may perform action on the resource.
 // cluster is the cluster the resource belongs to, "" for account-wide
-// actions such as ListClusters; resourceARN names it in the denial.
+// actions such as ListClusters; resourceARN names it in the denial and is
+// what a session policy's Resource is matched against ("" means "*").
 func (p *Policy) Authorize(principal any, action, cluster, resourceARN string) error {
-	arn, grants, err := p.grants(principal)
-	if err != nil {
-		return err
-	}
-	for _, g := range grants {
-		if g.allows(action, cluster) {
-			return nil
-		}
-	}
 	if resourceARN == "" {
 		resourceARN = "*"
 	}
-	return denied(arn, action, resourceARN)
+	return p.decide(principal, action, resourceARN, func(g Grant) bool { return g.allows(action, cluster) })
 }
 
 // ActionPassRole is the IAM action of naming a role for others to assume.
@@ -113,16 +106,41 @@ const ActionPassRole = "iam:PassRole"
 // association's role or target role. A role outside every grant's
 // PassRoles is denied as IAM denies iam:PassRole.
 func (p *Policy) AuthorizePassRole(principal any, roleARN string) error {
+	return p.decide(principal, ActionPassRole, clip(roleARN), func(g Grant) bool { return iamglob.MatchAny(g.PassRoles, roleARN) })
+}
+
+// decide applies IAM's order: an explicit Deny in the session policy, then
+// the grants, then the session policy's Allow statements.
+func (p *Policy) decide(principal any, action, resourceARN string, granted func(Grant) bool) error {
 	arn, grants, err := p.grants(principal)
 	if err != nil {
 		return err
 	}
-	for _, g := range grants {
-		if iamglob.MatchAny(g.PassRoles, roleARN) {
-			return nil
-		}
+	v := verdictAllow
+	if sp, ok := principal.(*pi.SessionPrincipal); ok && sp.Policy != "" {
+		v = sessionVerdict(sp.Policy, action, resourceARN)
 	}
-	return denied(arn, ActionPassRole, clip(roleARN))
+	if v == verdictExplicit {
+		return pi.Errorf(pi.CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a session policy", arn, action, resourceARN)
+	}
+	if !slices.ContainsFunc(grants, granted) {
+		return denied(arn, action, resourceARN)
+	}
+	if v == verdictNoAllow {
+		return pi.Errorf(pi.CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no session policy allows the %s action", arn, action, resourceARN, action)
+	}
+	return nil
+}
+
+// sessionVerdict evaluates a sealed session policy. The policy was checked
+// to be JSON when the association was written; one that is not a policy
+// IAM would read denies everything rather than nothing.
+func sessionVerdict(doc, action, resourceARN string) verdict {
+	sp, err := parseSessionPolicy(doc)
+	if err != nil {
+		return verdictExplicit
+	}
+	return sp.evaluate(action, resourceARN)
 }
 
 // grants returns who principal is and what it was granted.

@@ -77,6 +77,14 @@ func withLimit(n int) envOption { return func(c *pi.ServiceConfig) { c.Associati
 // returns an aws-sdk-go-v2 EKS client pointed at it.
 func newEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
+	verifier, policy := testAuth(t)
+	return newEnvAuth(t, verifier, policy, opts...)
+}
+
+// newEnvAuth is newEnv with authentication and authorization of the
+// test's choosing.
+func newEnvAuth(t testing.TB, verifier *sigv4.Verifier, policy Authorizer, opts ...envOption) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
@@ -100,7 +108,6 @@ func newEnv(t testing.TB, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	verifier, policy := testAuth(t)
 	h := New(Config{Service: svc, Store: store, Logger: log, Verifier: verifier, Authorizer: policy, Registry: prometheus.NewRegistry()})
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
