@@ -87,6 +87,7 @@ auth:
       secretAccessKey: %s
       actions: ["eks:*", "eks-auth:AssumeRoleForPodIdentity"]
       clusters: ["*"]
+      passRoles: ["*"]
 `, filepath.Join(dir, "db.sqlite"), filepath.Join(dir, "jwks.json"), accessKey, secretKey)
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
 		return err

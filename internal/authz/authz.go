@@ -2,16 +2,18 @@
 // APIs this server speaks: callers are principals with long-term access
 // keys from the configuration, or role sessions this server minted; each
 // is granted actions ("eks:CreatePodIdentityAssociation", "eks:*",
-// "eks-auth:AssumeRoleForPodIdentity") on clusters, with IAM's wildcards.
-// Anything not granted is denied with AWS's own message.
+// "eks-auth:AssumeRoleForPodIdentity") on clusters, with IAM's wildcards,
+// and the roles it may pass to associations (iam:PassRole). Action names
+// compare case-insensitively, cluster names and role ARNs exactly, as IAM
+// compares ARNs. Anything not granted is denied with AWS's own message.
 package authz
 
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
+	"slices"
 
+	"github.com/podidentity/podidentity/internal/iamglob"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 )
 
@@ -23,10 +25,16 @@ type Principal struct {
 	Grant           Grant
 }
 
-// Grant is what a principal may do: actions on clusters.
+// Grant is what a principal may do: actions on clusters, and which roles
+// it may name in an association.
 type Grant struct {
 	Actions  []string // IAM action patterns, case-insensitive, * and ? wildcards
-	Clusters []string // cluster name patterns; empty: none
+	Clusters []string // cluster name patterns, case-sensitive; empty: none
+	// PassRoles are the role ARN patterns (case-sensitive) the caller may
+	// name as an association's roleArn or targetRoleArn: IAM's
+	// iam:PassRole. Without it, whoever may create an association could
+	// hand any role in the account to a pod it controls.
+	PassRoles []string
 }
 
 // RoleGrant gives the sessions of matching roles a grant. Role sessions
@@ -82,63 +90,91 @@ func (p *Policy) Lookup(ctx context.Context, accessKeyID, sessionToken string) (
 
 // Authorize reports whether principal may perform action on the resource.
 // cluster is the cluster the resource belongs to, "" for account-wide
-// actions such as ListClusters; resourceARN names it in the denial.
+// actions such as ListClusters; resourceARN names it in the denial and is
+// what a session policy's Resource is matched against ("" means "*").
 func (p *Policy) Authorize(principal any, action, cluster, resourceARN string) error {
-	var (
-		arn    string
-		grants []Grant
-	)
-	switch who := principal.(type) {
-	case *Principal:
-		arn, grants = who.ARN, []Grant{who.Grant}
-	case *pi.SessionPrincipal:
-		arn = who.AssumedRoleARN
-		for _, r := range p.roles {
-			if match(r.RoleARN, who.RoleARN) {
-				grants = append(grants, r.Grant)
-			}
-		}
-	default:
-		return pi.Internal(fmt.Errorf("authz: unknown principal type %T", principal))
-	}
-	for _, g := range grants {
-		if g.allows(action, cluster) {
-			return nil
-		}
-	}
 	if resourceARN == "" {
 		resourceARN = "*"
 	}
+	return p.decide(principal, action, resourceARN, func(g Grant) bool { return g.allows(action, cluster) })
+}
+
+// ActionPassRole is the IAM action of naming a role for others to assume.
+const ActionPassRole = "iam:PassRole"
+
+// AuthorizePassRole reports whether principal may name roleARN as an
+// association's role or target role. A role outside every grant's
+// PassRoles is denied as IAM denies iam:PassRole.
+func (p *Policy) AuthorizePassRole(principal any, roleARN string) error {
+	return p.decide(principal, ActionPassRole, clip(roleARN), func(g Grant) bool { return iamglob.MatchAny(g.PassRoles, roleARN) })
+}
+
+// decide applies IAM's order: an explicit Deny in the session policy, then
+// the grants, then the session policy's Allow statements.
+func (p *Policy) decide(principal any, action, resourceARN string, granted func(Grant) bool) error {
+	arn, grants, err := p.grants(principal)
+	if err != nil {
+		return err
+	}
+	v := verdictAllow
+	if sp, ok := principal.(*pi.SessionPrincipal); ok && sp.Policy != "" {
+		v = sessionVerdict(sp.Policy, action, resourceARN)
+	}
+	if v == verdictExplicit {
+		return pi.Errorf(pi.CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a session policy", arn, action, resourceARN)
+	}
+	if !slices.ContainsFunc(grants, granted) {
+		return denied(arn, action, resourceARN)
+	}
+	if v == verdictNoAllow {
+		return pi.Errorf(pi.CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no session policy allows the %s action", arn, action, resourceARN, action)
+	}
+	return nil
+}
+
+// sessionVerdict evaluates a sealed session policy. The policy was checked
+// to be JSON when the association was written; one that is not a policy
+// IAM would read denies everything rather than nothing.
+func sessionVerdict(doc, action, resourceARN string) verdict {
+	sp, err := parseSessionPolicy(doc)
+	if err != nil {
+		return verdictExplicit
+	}
+	return sp.evaluate(action, resourceARN)
+}
+
+// grants returns who principal is and what it was granted.
+func (p *Policy) grants(principal any) (arn string, grants []Grant, err error) {
+	switch who := principal.(type) {
+	case *Principal:
+		return who.ARN, []Grant{who.Grant}, nil
+	case *pi.SessionPrincipal:
+		for _, r := range p.roles {
+			if iamglob.Match(r.RoleARN, who.RoleARN) {
+				grants = append(grants, r.Grant)
+			}
+		}
+		return who.AssumedRoleARN, grants, nil
+	}
+	return "", nil, pi.Internal(fmt.Errorf("authz: unknown principal type %T", principal))
+}
+
+func denied(arn, action, resourceARN string) error {
 	return pi.Errorf(pi.CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s", arn, action, resourceARN)
 }
 
+// clip bounds a client-supplied resource name echoed in a denial.
+func clip(s string) string {
+	const max = 2048 // the longest ARN IAM accepts
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
+
 func (g Grant) allows(action, cluster string) bool {
-	if !matchAny(g.Actions, action) {
+	if !iamglob.MatchAnyAction(g.Actions, action) {
 		return false
 	}
-	return cluster == "" || matchAny(g.Clusters, cluster)
-}
-
-func matchAny(patterns []string, s string) bool {
-	for _, p := range patterns {
-		if match(p, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// match is IAM's wildcard matching: * any run of characters (including
-// '/'), ? one character, case-insensitive as IAM compares actions.
-func match(pattern, s string) bool {
-	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
-	if !strings.ContainsAny(pattern, "*?") {
-		return pattern == s
-	}
-	// path.Match stops '*' at '/'; ARNs contain slashes, so map them to a
-	// character no pattern or name here contains first.
-	const sep = "\x00"
-	pattern = strings.ReplaceAll(strings.ReplaceAll(pattern, "[", "\\["), "/", sep)
-	ok, err := path.Match(pattern, strings.ReplaceAll(s, "/", sep))
-	return err == nil && ok
+	return cluster == "" || iamglob.MatchAny(g.Clusters, cluster)
 }

@@ -8,33 +8,6 @@ import (
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 )
 
-func TestMatch(t *testing.T) {
-	tests := []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"eks:*", "eks:CreatePodIdentityAssociation", true},
-		{"EKS:createpodidentityassociation", "eks:CreatePodIdentityAssociation", true},
-		{"eks:List*", "eks:ListPodIdentityAssociations", true},
-		{"eks:List*", "eks:DescribeCluster", false},
-		{"eks:*", "eks-auth:AssumeRoleForPodIdentity", false},
-		{"*", "sts:GetCallerIdentity", true},
-		{"eks:Describe?luster", "eks:DescribeCluster", true},
-		{"prod-*", "prod-eu", true},
-		{"prod-*", "dev", false},
-		{"arn:aws:iam::111122223333:role/*", "arn:aws:iam::111122223333:role/path/deep/name", true},
-		{"arn:aws:iam::*:role/app", "arn:aws:iam::444455556666:role/app", true},
-		{"arn:aws:iam::*:role/app", "arn:aws:iam::444455556666:role/app2", false},
-		{"[a]", "a", false}, // brackets are literal in IAM
-		{"[a]", "[a]", true},
-	}
-	for _, tc := range tests {
-		if got := match(tc.pattern, tc.s); got != tc.want {
-			t.Errorf("match(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
-		}
-	}
-}
-
 func TestPolicy(t *testing.T) {
 	admin := Principal{ARN: "arn:aws:iam::111122223333:user/admin", AccessKeyID: "AKIAADMIN", SecretAccessKey: "s1",
 		Grant: Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}}}
@@ -93,5 +66,73 @@ func TestPolicy(t *testing.T) {
 	}
 	if _, err := NewPolicy([]Principal{admin, admin}, nil, nil); err == nil {
 		t.Error("duplicate access keys accepted")
+	}
+}
+
+// Cluster names and role ARNs are resource names: IAM compares them
+// exactly. Only the action may differ in case.
+func TestResourceNamesAreCaseSensitive(t *testing.T) {
+	tenant := Principal{ARN: "arn:aws:iam::111122223333:user/team-a", AccessKeyID: "AKIATEAMA",
+		Grant: Grant{Actions: []string{"EKS:*PodIdentityAssociation*"}, Clusters: []string{"team-a", "team-b-*"}}}
+	ci := &pi.SessionPrincipal{RoleARN: "arn:aws:iam::111122223333:role/CI-admin", AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/CI-admin/s"}
+	p, err := NewPolicy([]Principal{tenant}, []RoleGrant{{RoleARN: "arn:aws:iam::111122223333:role/ci-*",
+		Grant: Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		who             any
+		action, cluster string
+		ok              bool
+	}{
+		{&tenant, "eks:CreatePodIdentityAssociation", "team-a", true},
+		{&tenant, "eks:createpodidentityassociation", "team-a", true},
+		{&tenant, "eks:CreatePodIdentityAssociation", "TEAM-A", false},
+		{&tenant, "eks:CreatePodIdentityAssociation", "Team-A", false},
+		{&tenant, "eks:ListPodIdentityAssociations", "team-b-eu", true},
+		{&tenant, "eks:ListPodIdentityAssociations", "TEAM-B-eu", false},
+		{ci, "eks:DescribeCluster", "team-a", false}, // role/ci-* does not grant role/CI-admin
+	}
+	for _, tc := range tests {
+		if err := p.Authorize(tc.who, tc.action, tc.cluster, "arn:aws:eks:us-west-2:111122223333:cluster/"+tc.cluster); (err == nil) != tc.ok {
+			t.Errorf("Authorize(%T, %s, %q) = %v, want ok=%v", tc.who, tc.action, tc.cluster, err, tc.ok)
+		}
+	}
+}
+
+func TestPassRole(t *testing.T) {
+	tenant := Principal{ARN: "arn:aws:iam::111122223333:user/team-a", AccessKeyID: "AKIATEAMA",
+		Grant: Grant{Actions: []string{"eks:*"}, Clusters: []string{"team-a"},
+			PassRoles: []string{"arn:aws:iam::111122223333:role/team-a/*", "arn:aws:iam::*:role/team-a-target"}}}
+	none := Principal{ARN: "arn:aws:iam::111122223333:user/reader", AccessKeyID: "AKIAREADER",
+		Grant: Grant{Actions: []string{"eks:List*"}, Clusters: []string{"*"}}}
+	deployer := &pi.SessionPrincipal{RoleARN: "arn:aws:iam::111122223333:role/deployer", AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/deployer/s"}
+	p, err := NewPolicy([]Principal{tenant, none}, []RoleGrant{{RoleARN: "arn:aws:iam::111122223333:role/deployer",
+		Grant: Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}, PassRoles: []string{"arn:aws:iam::111122223333:role/app-?"}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		who  any
+		role string
+		ok   bool
+	}{
+		{&tenant, "arn:aws:iam::111122223333:role/team-a/app", true},
+		{&tenant, "arn:aws:iam::444455556666:role/team-a-target", true},
+		{&tenant, "arn:aws:iam::111122223333:role/team-b/app", false},
+		{&tenant, "arn:aws:iam::111122223333:role/Admin", false},
+		{&tenant, "arn:aws:iam::111122223333:role/TEAM-A/app", false},
+		{&none, "arn:aws:iam::111122223333:role/team-a/app", false},
+		{deployer, "arn:aws:iam::111122223333:role/app-1", true},
+		{deployer, "arn:aws:iam::111122223333:role/app-10", false},
+	}
+	for _, tc := range tests {
+		err := p.AuthorizePassRole(tc.who, tc.role)
+		if (err == nil) != tc.ok {
+			t.Errorf("AuthorizePassRole(%T, %s) = %v, want ok=%v", tc.who, tc.role, err, tc.ok)
+		}
+		if err != nil && (pi.ErrorCode(err) != pi.CodeAccessDenied || !strings.HasSuffix(pi.ErrorMessage(err), " is not authorized to perform: iam:PassRole on resource: "+tc.role)) {
+			t.Errorf("denial: %v", err)
+		}
 	}
 }

@@ -14,8 +14,10 @@ import (
 const STSNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 // QueryParams returns the parameters of an AWS query-protocol request: the
-// form body of a POST, or the URL query of a GET. A parameter given twice
-// is refused: which value counts would otherwise be up to chance.
+// form body of a POST, or the URL query of a GET. A parameter given twice,
+// in one place or in both the URL and the body, is refused: which value
+// counts would otherwise be up to chance, and a presigned URL's holder
+// could add to its body a parameter the signer put in the URL.
 func QueryParams(r *http.Request, body []byte) (url.Values, error) {
 	raw := r.URL.RawQuery
 	if r.Method == http.MethodPost {
@@ -28,9 +30,10 @@ func QueryParams(r *http.Request, body []byte) (url.Values, error) {
 	if r.Method == http.MethodPost {
 		// Presigned POSTs carry auth in the URL and the action in the body.
 		for k, vs := range r.URL.Query() {
-			if _, dup := v[k]; !dup {
-				v[k] = vs
+			if _, dup := v[k]; dup {
+				return nil, pi.Errorf(pi.CodeInvalidParameter, "Parameter %s is given in both the URL and the body; give it once.", clipKey(k))
 			}
+			v[k] = vs
 		}
 	}
 	for k, vs := range v {

@@ -31,7 +31,7 @@ func principals(cfg *config.File) ([]authz.Principal, error) {
 		}
 		out = append(out, authz.Principal{
 			ARN: p.ARN, AccessKeyID: p.AccessKeyID, SecretAccessKey: secret,
-			Grant: authz.Grant{Actions: p.Actions, Clusters: p.Clusters},
+			Grant: authz.Grant{Actions: p.Actions, Clusters: p.Clusters, PassRoles: p.PassRoles},
 		})
 	}
 	return out, nil
@@ -40,7 +40,7 @@ func principals(cfg *config.File) ([]authz.Principal, error) {
 func roleGrants(cfg *config.File) []authz.RoleGrant {
 	var out []authz.RoleGrant
 	for _, r := range cfg.Auth.Roles {
-		out = append(out, authz.RoleGrant{RoleARN: r.RoleARN, Grant: authz.Grant{Actions: r.Actions, Clusters: r.Clusters}})
+		out = append(out, authz.RoleGrant{RoleARN: r.RoleARN, Grant: authz.Grant{Actions: r.Actions, Clusters: r.Clusters, PassRoles: r.PassRoles}})
 	}
 	return out
 }
@@ -52,7 +52,7 @@ func devPrincipal(cfg *config.File) func(string) any {
 		return &authz.Principal{
 			ARN:         "arn:aws:iam::" + cfg.AccountID + ":user/dev",
 			AccessKeyID: accessKeyID,
-			Grant:       authz.Grant{Actions: []string{"*"}, Clusters: []string{"*"}},
+			Grant:       authz.Grant{Actions: []string{"*"}, Clusters: []string{"*"}, PassRoles: []string{"*"}},
 		}
 	}
 }

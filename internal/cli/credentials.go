@@ -167,7 +167,8 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 		minter = &devMinter{clusters: map[string]*devCluster{}, now: time.Now}
 	}
 	for _, c := range cfg.Clusters {
-		cc := satoken.ClusterConfig{Name: c.Name, Issuer: c.Issuer, JWKSFile: c.JWKSFile, JWKSURL: c.JWKSURL, Discovery: c.Discovery, CAFile: c.CAFile}
+		cc := satoken.ClusterConfig{Name: c.Name, Issuer: c.Issuer, JWKSFile: c.JWKSFile, JWKSURL: c.JWKSURL, Discovery: c.Discovery, CAFile: c.CAFile,
+			MaxTokenLifetime: c.MaxTokenLifetime}
 		if c.TokenReview != nil {
 			cc.TokenReview = &satoken.TokenReviewConfig{APIServer: c.TokenReview.APIServer, CAFile: c.TokenReview.CAFile, TokenFile: c.TokenReview.TokenFile}
 		}
@@ -222,7 +223,7 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 	if err != nil {
 		return nil, err
 	}
-	verifier := &sigv4.Verifier{Regions: []string{cfg.Region}, Lookup: policy.Lookup}
+	verifier := &sigv4.Verifier{Regions: []string{cfg.Region}, Hosts: cfg.Hostnames, Lookup: policy.Lookup}
 	if dev {
 		verifier.InsecureAcceptUnknownKeys = devPrincipal(cfg)
 	} else if len(callers) == 0 {

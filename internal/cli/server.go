@@ -142,7 +142,7 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	scfg := server.Config{Service: svc, Store: store, Logger: log, Verifier: creds.verifier, Authorizer: creds.authz,
-		Registry: reg, KeysLoaded: creds.keysLoaded}
+		Registry: reg, KeysLoaded: creds.keysLoaded, LoopbackOnly: dev}
 	if creds.minter != nil {
 		scfg.DevTokens = creds.minter
 	}

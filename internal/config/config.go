@@ -19,10 +19,15 @@ import (
 
 // File is the server's configuration file.
 type File struct {
-	Listen    string `yaml:"listen"`
-	Region    string `yaml:"region"`
-	AccountID string `yaml:"accountId"`
-	Storage   string `yaml:"storage"`
+	Listen string `yaml:"listen"`
+	// Hostnames are the names clients reach the server by, with or without
+	// a port ("podidentity.example.com", "10.0.0.5:8080"). When set, a
+	// request signed for any other Host is refused: a signature made for
+	// another endpoint cannot be replayed here. Empty: any Host.
+	Hostnames []string `yaml:"hostnames"`
+	Region    string   `yaml:"region"`
+	AccountID string   `yaml:"accountId"`
+	Storage   string   `yaml:"storage"`
 	// StorageOptions tune the storage backend (PostgreSQL: pool sizes, a
 	// password kept out of the URL).
 	StorageOptions StorageOptions `yaml:"storageOptions"`
@@ -43,6 +48,15 @@ type Cluster struct {
 	CAFile      string       `yaml:"caFile"`
 	Endpoint    string       `yaml:"endpoint"`
 	TokenReview *TokenReview `yaml:"tokenReview"`
+	// SharedIssuer allows this cluster to have the same issuer as another
+	// cluster entry that also sets it. Tokens are told apart by issuer
+	// alone, so such entries accept each other's tokens: use it only for
+	// entries that are one Kubernetes cluster (say, one with TokenReview
+	// and one without).
+	SharedIssuer bool `yaml:"sharedIssuer"`
+	// MaxTokenLifetime, when set, refuses service-account tokens issued
+	// for longer (exp - iat), and tokens without iat.
+	MaxTokenLifetime time.Duration `yaml:"maxTokenLifetime"`
 }
 
 // TokenReview asks the cluster's API server to confirm each token.
@@ -96,6 +110,8 @@ type RoleGrant struct {
 	RoleARN  string   `yaml:"roleArn"`
 	Actions  []string `yaml:"actions"`
 	Clusters []string `yaml:"clusters"`
+	// PassRoles: as Principal.PassRoles, for the role's sessions.
+	PassRoles []string `yaml:"passRoles"`
 }
 
 // Principal is an API caller with a long-term access key.
@@ -107,6 +123,11 @@ type Principal struct {
 	SecretAccessKeyEnv  string   `yaml:"secretAccessKeyEnv"`
 	Actions             []string `yaml:"actions"`
 	Clusters            []string `yaml:"clusters"`
+	// PassRoles are the role ARN patterns (IAM wildcards, case-sensitive)
+	// the principal may name as roleArn or targetRoleArn when it creates or
+	// updates an association: IAM's iam:PassRole. Required when its
+	// actions allow either.
+	PassRoles []string `yaml:"passRoles"`
 }
 
 // Limits are quotas.

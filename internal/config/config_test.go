@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,7 @@ auth:
       secretAccessKeyEnv: ADMIN_SECRET
       actions: ["eks:*"]
       clusters: ["*"]
+      passRoles: ["arn:aws:iam::000011112222:role/apps/*"]
 limits:
   associationsPerCluster: 1000
 log:
@@ -136,5 +138,108 @@ auth:
 `))
 	if err == nil || strings.Contains(err.Error(), "SUPERSECRETVALUE") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Whoever may create or update associations must say which roles it may
+// pass, the way a missing clusters list is an error.
+func TestPassRolesRequired(t *testing.T) {
+	const head = "clusters: [{name: demo, issuer: https://x, discovery: true}]\nauth:\n"
+	tests := []struct {
+		name, auth, want string
+	}{
+		{"eks:* without passRoles", `  principals:
+    - {arn: "arn:aws:iam::123456789012:user/admin", accessKeyId: AKIAADMIN0000000, secretAccessKey: s, actions: ["eks:*"], clusters: ["*"]}
+`, `auth.principals[0].passRoles: principal arn:aws:iam::123456789012:user/admin may call eks:CreatePodIdentityAssociation: list the role ARN patterns it may name as roleArn or targetRoleArn (iam:PassRole), e.g. passRoles: ["*"]`},
+		{"update only, lower case", `  principals:
+    - {arn: "arn:aws:iam::123456789012:user/ops", accessKeyId: AKIAOPS00000000000, secretAccessKey: s, actions: ["eks:updatepodidentityassociation"], clusters: ["*"]}
+`, `auth.principals[0].passRoles: principal arn:aws:iam::123456789012:user/ops may call eks:UpdatePodIdentityAssociation`},
+		{"role grant", `  roles:
+    - {roleArn: "arn:aws:iam::123456789012:role/deployer", actions: ["eks:Create*"], clusters: ["*"]}
+`, `auth.roles[0].passRoles: sessions of role arn:aws:iam::123456789012:role/deployer may call eks:CreatePodIdentityAssociation`},
+		{"not an ARN", `  principals:
+    - {arn: "arn:aws:iam::123456789012:user/admin", accessKeyId: AKIAADMIN0000000, secretAccessKey: s, actions: ["eks:*"], clusters: ["*"], passRoles: ["team-a-*"]}
+`, `auth.principals[0].passRoles: "team-a-*" is not a role ARN pattern`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(head + tc.auth))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	// Readers and nodes pass no roles and need no list.
+	if _, err := Parse([]byte(head + `  principals:
+    - {arn: "arn:aws:iam::123456789012:user/r", accessKeyId: AKIAREADER000000, secretAccessKey: s, actions: ["eks:List*", "eks:Describe*"], clusters: ["*"]}
+    - {arn: "arn:aws:iam::123456789012:role/node", accessKeyId: AKIANODE00000000, secretAccessKey: s, actions: ["eks-auth:AssumeRoleForPodIdentity"], clusters: ["*"]}
+`)); err != nil {
+		t.Errorf("principals that pass no roles: %v", err)
+	}
+}
+
+// Cluster names are compared exactly everywhere, so two that differ only
+// in case would be two clusters to the server and one to a reader.
+func TestClusterNamesDifferingInCaseRefused(t *testing.T) {
+	_, err := Parse([]byte(`
+clusters:
+  - {name: team-a, issuer: https://a.example, discovery: true}
+  - {name: Team-A, issuer: https://b.example, discovery: true}
+`))
+	want := `clusters[1].name: cluster "Team-A" differs from cluster "team-a" only in case`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+}
+
+func TestHostnames(t *testing.T) {
+	f, err := Parse([]byte(`hostnames: [podidentity.example.com, "10.0.0.5:8080", "[fd00::5]:443", podidentity-server.podidentity-system.svc]`))
+	if err != nil || len(f.Hostnames) != 4 {
+		t.Fatalf("valid hostnames: %v %v", f, err)
+	}
+	_, err = Parse([]byte(`hostnames: ["https://podidentity.example.com", "a b", "host:99999", ""]`))
+	for i := range 4 {
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("hostnames[%d]: ", i)) {
+			t.Errorf("hostnames[%d] not refused: %v", i, err)
+		}
+	}
+}
+
+// Two clusters with one issuer would accept each other's tokens: refused
+// unless both entries say they are one cluster.
+func TestSharedIssuerRefused(t *testing.T) {
+	_, err := Parse([]byte(`
+clusters:
+  - {name: team-a, issuer: https://oidc.example/shared, jwksFile: /keys.json}
+  - {name: team-b, issuer: https://oidc.example/shared/, jwksFile: /keys.json}
+`))
+	want := `clusters[1].issuer: cluster "team-b" has the issuer of cluster "team-a"`
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "sharedIssuer: true") {
+		t.Fatalf("err = %v, want %q and the opt-in named", err, want)
+	}
+	_, err = Parse([]byte(`
+clusters:
+  - {name: a, issuer: https://oidc.example/shared, discovery: true, sharedIssuer: true}
+  - {name: b, issuer: https://oidc.example/shared, jwksURL: https://other.example/jwks}
+`))
+	if err == nil {
+		t.Error("an opt-in on one side only was accepted")
+	}
+	if _, err := Parse([]byte(`
+clusters:
+  - {name: reviewed, issuer: https://oidc.example/one, discovery: true, sharedIssuer: true, tokenReview: {apiServer: "https://k8s:6443", tokenFile: /t}}
+  - {name: unreviewed, issuer: https://oidc.example/one, discovery: true, sharedIssuer: true}
+`)); err != nil {
+		t.Errorf("both entries opted in: %v", err)
+	}
+}
+
+func TestMaxTokenLifetime(t *testing.T) {
+	f, err := Parse([]byte(`clusters: [{name: a, issuer: https://x, discovery: true, maxTokenLifetime: 24h}]`))
+	if err != nil || f.Clusters[0].MaxTokenLifetime != 24*time.Hour {
+		t.Fatalf("%v %v", f, err)
+	}
+	if _, err := Parse([]byte(`clusters: [{name: a, issuer: https://x, discovery: true, maxTokenLifetime: 1m}]`)); err == nil || !strings.Contains(err.Error(), "clusters[0].maxTokenLifetime:") {
+		t.Errorf("1m accepted: %v", err)
 	}
 }

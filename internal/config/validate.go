@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/podidentity/podidentity/internal/iamglob"
 )
 
 var (
@@ -15,6 +18,7 @@ var (
 	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
 	accessKeyPattern   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+	hostnamePattern    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
 )
 
 // Validate reports every problem in the file at once, each naming its key.
@@ -22,6 +26,11 @@ func (f *File) Validate() error {
 	var p problems
 	if _, _, err := net.SplitHostPort(f.Listen); err != nil {
 		p.add("listen", "%q is not host:port", f.Listen)
+	}
+	for i, h := range f.Hostnames {
+		if !validHostname(h) {
+			p.add(fmt.Sprintf("hostnames[%d]", i), "%q is not a host name or address with an optional port, such as podidentity.example.com or 10.0.0.5:8080", h)
+		}
 	}
 	if !regionPattern.MatchString(f.Region) {
 		p.add("region", "%q is not an AWS region name such as us-west-2", f.Region)
@@ -35,14 +44,21 @@ func (f *File) Validate() error {
 		p.add("storage", "names no database file")
 	}
 	f.StorageOptions.validate(f.Storage, &p)
-	seen := map[string]bool{}
+	seen := map[string]string{} // lower-cased name → name as first declared
 	for i, c := range f.Clusters {
 		c.validate(fmt.Sprintf("clusters[%d]", i), &p)
-		if seen[c.Name] {
+		// Names differing only in case are refused: a grant for one must
+		// never be read as a grant for the other, by us or by an operator.
+		switch first, dup := seen[strings.ToLower(c.Name)]; {
+		case dup && first == c.Name:
 			p.add(fmt.Sprintf("clusters[%d].name", i), "cluster %q is declared more than once", c.Name)
+		case dup:
+			p.add(fmt.Sprintf("clusters[%d].name", i), "cluster %q differs from cluster %q only in case; cluster names must differ in more than case", c.Name, first)
+		default:
+			seen[strings.ToLower(c.Name)] = c.Name
 		}
-		seen[c.Name] = true
 	}
+	f.validateIssuers(&p)
 	f.Credentials.validate(&p)
 	keys := map[string]bool{}
 	for i, pr := range f.Auth.Principals {
@@ -64,6 +80,7 @@ func (f *File) Validate() error {
 		if len(r.Clusters) == 0 {
 			p.add(key+".clusters", `list the clusters the role's sessions may act on, e.g. ["*"]`)
 		}
+		validatePassRoles(key, "sessions of role "+r.RoleARN, r.Actions, r.PassRoles, &p)
 	}
 	if f.Limits.AssociationsPerCluster < 1 {
 		p.add("limits.associationsPerCluster", "must be at least 1")
@@ -79,6 +96,27 @@ func (f *File) Validate() error {
 		p.add("log.format", "%q must be json or text", f.Log.Format)
 	}
 	return p.err()
+}
+
+// validateIssuers refuses two clusters with one issuer unless both opt in:
+// a token names its cluster only through its issuer, so the token of one
+// would be exchanged for the other's credentials.
+func (f *File) validateIssuers(p *problems) {
+	first := map[string]int{} // normalised issuer → index of its first cluster
+	for i, c := range f.Clusters {
+		iss := strings.ToLower(strings.TrimSuffix(c.Issuer, "/"))
+		j, seen := first[iss]
+		if !seen {
+			first[iss] = i
+			continue
+		}
+		if c.SharedIssuer && f.Clusters[j].SharedIssuer {
+			continue
+		}
+		p.add(fmt.Sprintf("clusters[%d].issuer", i),
+			"cluster %q has the issuer of cluster %q (%s), so each would accept the other's service-account tokens; give each cluster its own issuer, or set sharedIssuer: true on both if they are one Kubernetes cluster",
+			c.Name, f.Clusters[j].Name, c.Issuer)
+	}
 }
 
 func (c Cluster) validate(key string, p *problems) {
@@ -103,6 +141,9 @@ func (c Cluster) validate(key string, p *problems) {
 	}
 	if sources != 1 {
 		p.add(key, "set exactly one of jwksFile, jwksURL or discovery: true")
+	}
+	if c.MaxTokenLifetime != 0 && c.MaxTokenLifetime < 10*time.Minute {
+		p.add(key+".maxTokenLifetime", "%s is shorter than the 10m Kubernetes allows a projected token to be", c.MaxTokenLifetime)
 	}
 	if c.TokenReview != nil {
 		if u, err := url.Parse(c.TokenReview.APIServer); err != nil || u.Scheme != "https" || u.Host == "" {
@@ -185,6 +226,47 @@ func (pr Principal) validate(key string, p *problems) {
 	}
 	if len(pr.Clusters) == 0 {
 		p.add(key+".clusters", `list the clusters the principal may act on, e.g. ["*"]`)
+	}
+	validatePassRoles(key, "principal "+pr.ARN, pr.Actions, pr.PassRoles, p)
+}
+
+// validHostname accepts what a Host header carries: a DNS name or an IP
+// address (IPv6 in brackets when a port follows), optionally with a port.
+func validHostname(h string) bool {
+	name := h
+	if n, port, err := net.SplitHostPort(h); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return false
+		}
+		name = n
+	}
+	name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if net.ParseIP(name) != nil {
+		return true
+	}
+	return hostnamePattern.MatchString(name)
+}
+
+// passRoleActions are the operations that name roles (iam:PassRole).
+var passRoleActions = []string{"eks:CreatePodIdentityAssociation", "eks:UpdatePodIdentityAssociation"}
+
+// validatePassRoles insists that whoever may create or update associations
+// says which roles it may pass: a missing list must not silently mean
+// "any role" (privilege escalation) nor "none" (a broken upgrade).
+func validatePassRoles(key, who string, actions, passRoles []string, p *problems) {
+	for _, r := range passRoles {
+		if r != "*" && !strings.HasPrefix(r, "arn:") {
+			p.add(key+".passRoles", "%q is not a role ARN pattern such as arn:aws:iam::123456789012:role/team-a-*", r)
+		}
+	}
+	if len(passRoles) > 0 {
+		return
+	}
+	for _, a := range passRoleActions {
+		if iamglob.MatchAnyAction(actions, a) {
+			p.add(key+".passRoles", `%s may call %s: list the role ARN patterns it may name as roleArn or targetRoleArn (iam:PassRole), e.g. passRoles: ["*"] for any role`, who, a)
+			return
+		}
 	}
 }
 

@@ -163,8 +163,10 @@ func (s *Service) ClusterWithTags(ctx context.Context, name string) (*Cluster, m
 	return c, tags, nil
 }
 
-// ListClusters pages through the configured cluster names in order.
-func (s *Service) ListClusters(maxResults int, nextToken string) ([]string, string, error) {
+// ListClusters pages through the configured cluster names in order,
+// skipping those visible rejects (nil: none): a caller sees only the
+// clusters it may act on, and pages fill up with those alone.
+func (s *Service) ListClusters(maxResults int, nextToken string, visible func(name string) bool) ([]string, string, error) {
 	limit, err := pageSize(maxResults)
 	if err != nil {
 		return nil, "", err
@@ -180,13 +182,19 @@ func (s *Service) ListClusters(maxResults int, nextToken string) ([]string, stri
 			start++
 		}
 	}
-	end := min(start+limit, len(s.clusterNames))
-	page := append([]string{}, s.clusterNames[start:end]...)
-	next := ""
-	if end < len(s.clusterNames) {
-		next = encodeClusterCursor(page[len(page)-1])
+	page := []string{}
+	for i := start; i < len(s.clusterNames); i++ {
+		name := s.clusterNames[i]
+		if visible != nil && !visible(name) {
+			continue
+		}
+		if len(page) == limit {
+			// Another visible cluster exists: there is a next page.
+			return page, encodeClusterCursor(page[len(page)-1]), nil
+		}
+		page = append(page, name)
 	}
-	return page, next, nil
+	return page, "", nil
 }
 
 func pageSize(maxResults int) (int, error) {

@@ -75,9 +75,20 @@ type AssociationQuery struct {
 	Limit          int
 }
 
+// Client request tokens are remembered for IdempotencyWindow and, per
+// association, only the newest IdempotencyPerAssociation of them: a retry
+// comes within minutes, and a table that kept every token would grow with
+// every write for as long as the server runs. Stores do not replay a token
+// older than the window, and drop such tokens as they write new ones.
+const (
+	IdempotencyWindow         = 24 * time.Hour
+	IdempotencyPerAssociation = 100
+)
+
 // Idempotency identifies a client request token within a scope (the
 // operation and the resource it targets) and fingerprints the parameters it
-// was first used with.
+// was first used with. CreatedAt is the time of the request, and the clock
+// the window is measured with.
 type Idempotency struct {
 	Scope       string
 	Token       string

@@ -74,6 +74,11 @@ type ClusterConfig struct {
 
 	// TokenReview, when set, also asks the cluster about every token.
 	TokenReview *TokenReviewConfig
+
+	// MaxTokenLifetime, when positive, refuses tokens whose exp - iat is
+	// longer (and tokens without iat): a stolen token is then worth at
+	// most that long, whatever lifetime its pod asked for.
+	MaxTokenLifetime time.Duration
 }
 
 // TokenReviewConfig points at a cluster's API server for TokenReview.
@@ -121,10 +126,11 @@ type Validator struct {
 }
 
 type cluster struct {
-	name   string
-	issuer string
-	keys   keySource
-	review *tokenReviewer // nil without TokenReview
+	name        string
+	issuer      string
+	keys        keySource
+	review      *tokenReviewer // nil without TokenReview
+	maxLifetime time.Duration  // 0: any
 }
 
 // New builds a Validator. It reads JWKS files and CA bundles now, so a
@@ -218,7 +224,7 @@ func (v *Validator) newCluster(cc ClusterConfig, base *http.Client, minRefresh t
 		return nil, errs
 	}
 
-	c := &cluster{name: cc.Name, issuer: cc.Issuer}
+	c := &cluster{name: cc.Name, issuer: cc.Issuer, maxLifetime: cc.MaxTokenLifetime}
 	log := v.log.With("cluster", cc.Name)
 	switch {
 	case cc.StaticKeys != nil:
@@ -435,7 +441,27 @@ func (v *Validator) verify(ctx context.Context, c *cluster, token string, now ti
 	if err != nil {
 		return nil, "", err
 	}
+	if err := checkLifetime(c, &t.claims); err != nil {
+		return nil, "", err
+	}
 	return id, thumb, nil
+}
+
+// checkLifetime enforces the cluster's maxTokenLifetime on a token whose
+// claims checkClaims accepted (so exp is set).
+func checkLifetime(c *cluster, cl *claims) error {
+	if c.maxLifetime <= 0 {
+		return nil
+	}
+	if cl.IssuedAt == nil {
+		return podidentity.Errorf(podidentity.CodeInvalidToken,
+			"the token has no issue time (iat claim), so its lifetime cannot be checked against cluster %s's limit of %s", c.name, c.maxLifetime)
+	}
+	if lifetime := cl.Expiry.time().Sub(cl.IssuedAt.time()); lifetime > c.maxLifetime {
+		return podidentity.Errorf(podidentity.CodeInvalidToken,
+			"the token is valid for %s (exp - iat), longer than cluster %s allows (%s)", lifetime, c.name, c.maxLifetime)
+	}
+	return nil
 }
 
 func (v *Validator) checkSignature(ctx context.Context, c *cluster, t *parsedToken) (string, error) {

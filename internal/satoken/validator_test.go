@@ -291,3 +291,37 @@ func hmacWithPublicKey(t testing.TB, s *signer, claims map[string]any) string {
 	mac.Write([]byte(unsigned))
 	return unsigned + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
+
+// maxTokenLifetime refuses tokens issued for longer than the cluster
+// allows (exp - iat), and tokens that do not say when they were issued.
+func TestMaxTokenLifetime(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	key := newRSASigner(t, "rsa-1")
+	c := staticCluster(key)
+	c.MaxTokenLifetime = 2 * time.Hour
+	v := newValidator(t, clk, Options{}, c)
+	lifetime := func(d time.Duration) map[string]any {
+		cl := validClaims(now)
+		cl["iat"] = now.Add(-time.Minute).Unix()
+		cl["exp"] = now.Add(-time.Minute + d).Unix()
+		return cl
+	}
+	if _, err := v.Validate(context.Background(), testCluster, key.mint(t, lifetime(2*time.Hour))); err != nil {
+		t.Errorf("a token of exactly the limit: %v", err)
+	}
+	_, err := v.Validate(context.Background(), testCluster, key.mint(t, lifetime(48*time.Hour)))
+	if code := podidentity.ErrorCode(err); code != podidentity.CodeInvalidToken || !strings.Contains(podidentity.ErrorMessage(err), "is valid for 48h0m0s (exp - iat), longer than cluster demo allows (2h0m0s)") {
+		t.Errorf("a 48h token: %v", err)
+	}
+	noIAT := validClaims(now)
+	delete(noIAT, "iat")
+	if _, err := v.Validate(context.Background(), testCluster, key.mint(t, noIAT)); podidentity.ErrorCode(err) != podidentity.CodeInvalidToken {
+		t.Errorf("a token without iat: %v", err)
+	}
+	// Without the limit the same tokens pass, as before.
+	plain := newValidator(t, clk, Options{}, staticCluster(key))
+	if _, err := plain.Validate(context.Background(), testCluster, key.mint(t, lifetime(48*time.Hour))); err != nil {
+		t.Errorf("no limit: %v", err)
+	}
+}

@@ -80,3 +80,75 @@ func wantDenied(t *testing.T, err error, who, action, resource string) {
 		t.Errorf("message = %q, want %q", denied.ErrorMessage(), want)
 	}
 }
+
+// iam:PassRole: a tenant that may manage associations in its cluster may
+// still name only the roles it was given, as roleArn or targetRoleArn, on
+// create and on update; a refusal writes nothing.
+func TestPassRole(t *testing.T) {
+	e := newEnv(t)
+	tenant := eksAs(e.url, tenantKey, tenantSecret)
+	const admin = "arn:aws:iam::111122223333:role/Admin"
+	const foreign = "arn:aws:iam::444455556666:role/team-b-admin"
+	mine, err := tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("team-a"), ServiceAccount: aws.String("app"), RoleArn: aws.String(testRole),
+		TargetRoleArn: aws.String("arn:aws:iam::444455556666:role/team-a-s3")})
+	if err != nil {
+		t.Fatalf("creating with the tenant's own roles: %v", err)
+	}
+	id := mine.Association.AssociationId
+
+	_, err = tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("kube-system"), ServiceAccount: aws.String("evil"), RoleArn: aws.String(admin)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", admin)
+	_, err = tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("kube-system"), ServiceAccount: aws.String("evil"), RoleArn: aws.String(testRole), TargetRoleArn: aws.String(foreign)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", foreign)
+	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: id, RoleArn: aws.String(admin)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", admin)
+	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: id, TargetRoleArn: aws.String(foreign)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", foreign)
+
+	// Nothing was written: one association, with the tenant's roles.
+	list, err := e.eks.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String("demo")})
+	if err != nil || len(list.Associations) != 1 {
+		t.Fatalf("associations after refusals: %+v %v", list, err)
+	}
+	got, err := e.eks.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String("demo"), AssociationId: id})
+	if err != nil || *got.Association.RoleArn != testRole || *got.Association.TargetRoleArn != "arn:aws:iam::444455556666:role/team-a-s3" {
+		t.Fatalf("association after refused updates: %+v %v", got, err)
+	}
+	// Clearing the target role passes no role; changing nothing else needs
+	// no PassRole either.
+	if _, err := tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: id, TargetRoleArn: aws.String("")}); err != nil {
+		t.Errorf("clearing the target role: %v", err)
+	}
+	// The tenant stays in its cluster.
+	_, err = tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("other"),
+		Namespace: aws.String("a"), ServiceAccount: aws.String("b"), RoleArn: aws.String(testRole)})
+	wantDenied(t, err, tenantARN, "eks:CreatePodIdentityAssociation", "arn:aws:eks:us-west-2:111122223333:cluster/other")
+}
+
+// ListClusters answers with the clusters the caller may act on, and pages
+// through those alone; DescribeCluster outside them stays denied.
+func TestListClustersInScope(t *testing.T) {
+	e := newEnv(t)
+	tenant := eksAs(e.url, tenantKey, tenantSecret)
+	for _, page := range []int32{1, 100} {
+		out, err := tenant.ListClusters(ctx, &eks.ListClustersInput{MaxResults: aws.Int32(page)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Clusters) != 1 || out.Clusters[0] != "demo" || out.NextToken != nil {
+			t.Errorf("tenant, page size %d: %v next %v, want [demo] and no next page", page, out.Clusters, out.NextToken)
+		}
+	}
+	out, err := e.eks.ListClusters(ctx, &eks.ListClustersInput{})
+	if err != nil || len(out.Clusters) != 2 {
+		t.Errorf("administrator: %v %v, want both clusters", out, err)
+	}
+	_, err = tenant.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("other")})
+	wantDenied(t, err, tenantARN, "eks:DescribeCluster", "arn:aws:eks:us-west-2:111122223333:cluster/other")
+}

@@ -86,6 +86,9 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error
 	case req.RoleARN == nil:
 		return errMissing("roleArn")
 	}
+	if err := s.authorizePassRoles(r, req.RoleARN, &req.TargetRoleARN); err != nil {
+		return err
+	}
 	a, err := s.svc.CreateAssociation(r.Context(), pi.CreateAssociationInput{
 		ClusterName:        r.PathValue("name"),
 		Namespace:          *req.Namespace,
@@ -104,6 +107,22 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// authorizePassRoles checks iam:PassRole for each role a create or update
+// names, before anything is written. nil and "" name no role (an update
+// clearing targetRoleArn passes nothing).
+func (s *Server) authorizePassRoles(r *http.Request, roles ...*string) error {
+	who := principalFrom(r.Context())
+	for _, role := range roles {
+		if role == nil || *role == "" {
+			continue
+		}
+		if err := s.authz.AuthorizePassRole(who, *role); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.svc.DescribeAssociation(r.Context(), r.PathValue("name"), r.PathValue("associationId"))
 	if err != nil {
@@ -116,6 +135,9 @@ func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request) err
 func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request) error {
 	var req updateAssociationRequest
 	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := s.authorizePassRoles(r, req.RoleARN, req.TargetRoleARN); err != nil {
 		return err
 	}
 	a, err := s.svc.UpdateAssociation(r.Context(), pi.UpdateAssociationInput{
@@ -186,7 +208,14 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	names, next, err := s.svc.ListClusters(maxResults, q.Get("nextToken"))
+	// ListClusters is authorized account-wide, as in IAM; the answer holds
+	// only the clusters the caller's grant for it covers, so that one
+	// tenant does not learn the others' cluster names.
+	who := principalFrom(r.Context())
+	visible := func(name string) bool {
+		return s.authz.Authorize(who, "eks:ListClusters", name, s.svc.ClusterARN(name)) == nil
+	}
+	names, next, err := s.svc.ListClusters(maxResults, q.Get("nextToken"), visible)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	// Registry, when set, receives the server's request metrics and is
 	// served at GET /metrics.
 	Registry *prometheus.Registry
+	// LoopbackOnly refuses every request whose Host is not localhost,
+	// 127.0.0.1 or [::1]: the --dev server's defence against DNS
+	// rebinding.
+	LoopbackOnly bool
 }
 
 // Server is the podidentity HTTP handler.
@@ -56,12 +60,16 @@ type Server struct {
 	keys      func(context.Context) error
 	metrics   *metrics
 	registry  *prometheus.Registry
+
+	loopbackOnly bool
 }
 
 // Authorizer is the IAM-like decision: may principal perform action on the
-// resource (in cluster; "" for account-wide actions)?
+// resource (in cluster; "" for account-wide actions)? May it pass roleARN
+// to an association (iam:PassRole)?
 type Authorizer interface {
 	Authorize(principal any, action, cluster, resourceARN string) error
+	AuthorizePassRole(principal any, roleARN string) error
 }
 
 // New builds the handler with every route registered.
@@ -70,7 +78,8 @@ func New(cfg Config) *Server {
 		panic("server: Config.Verifier and Config.Authorizer are required")
 	}
 	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
-		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens, registry: cfg.Registry, keys: cfg.KeysLoaded}
+		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens, registry: cfg.Registry,
+		keys: cfg.KeysLoaded, loopbackOnly: cfg.LoopbackOnly}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -86,7 +95,17 @@ func New(cfg Config) *Server {
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := s.foreignHost(r); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	if h := s.uncleanPath(r); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // handlerFunc is an AWS operation: it writes its own success response and
 // returns an error for the wrapper to render in the route's dialect.
@@ -224,6 +243,11 @@ func (s *Server) routes() {
 	if s.registry != nil {
 		s.mux.Handle("GET /metrics", metricsHandler(s.registry))
 	}
+	// "/tags" alone names no resource; without a route of its own the mux
+	// would redirect it to "/tags/".
+	s.mux.Handle("/tags", s.unauthenticated("Unknown", awsproto.EKSTags, func(w http.ResponseWriter, r *http.Request) error {
+		return pi.Errorf(pi.CodeNotFound, "No resource ARN in the path.")
+	}))
 	// Anything else is an operation AWS would not recognise either.
 	s.mux.Handle("/", s.unauthenticated("Unknown", awsproto.EKS, func(w http.ResponseWriter, r *http.Request) error {
 		return pi.Errorf(pi.CodeUnknownOperation, "No operation matches %s %s.", r.Method, clipPath(r.URL.Path))

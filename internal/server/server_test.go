@@ -33,15 +33,25 @@ const (
 )
 
 // testPrincipals: an administrator of every cluster, a reader of cluster
-// demo only, and a node that may only assume roles.
+// demo only, a node that may only assume roles, and a tenant.
 var testPrincipals = []authz.Principal{
 	{ARN: adminARN, AccessKeyID: adminKey, SecretAccessKey: adminSecret,
-		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}}},
+		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}, PassRoles: []string{"*"}}},
 	{ARN: "arn:aws:iam::111122223333:user/reader", AccessKeyID: "AKIAREADER0000000000", SecretAccessKey: "reader-secret",
 		Grant: authz.Grant{Actions: []string{"eks:List*", "eks:Describe*"}, Clusters: []string{"demo"}}},
 	{ARN: "arn:aws:iam::111122223333:role/node", AccessKeyID: "AKIANODE000000000000", SecretAccessKey: "node-secret",
 		Grant: authz.Grant{Actions: []string{"eks-auth:AssumeRoleForPodIdentity"}, Clusters: []string{"*"}}},
+	{ARN: tenantARN, AccessKeyID: tenantKey, SecretAccessKey: tenantSecret,
+		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"demo"},
+			PassRoles: []string{testRole, "arn:aws:iam::444455556666:role/team-a-*"}}},
 }
+
+// The tenant administers cluster demo and may pass only its own roles.
+const (
+	tenantARN    = "arn:aws:iam::111122223333:user/team-a"
+	tenantKey    = "AKIATENANTA000000000"
+	tenantSecret = "tenant-secret"
+)
 
 // testAuth is real SigV4 verification against testPrincipals.
 func testAuth(t testing.TB) (*sigv4.Verifier, *authz.Policy) {
@@ -67,6 +77,14 @@ func withLimit(n int) envOption { return func(c *pi.ServiceConfig) { c.Associati
 // returns an aws-sdk-go-v2 EKS client pointed at it.
 func newEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
+	verifier, policy := testAuth(t)
+	return newEnvAuth(t, verifier, policy, opts...)
+}
+
+// newEnvAuth is newEnv with authentication and authorization of the
+// test's choosing.
+func newEnvAuth(t testing.TB, verifier *sigv4.Verifier, policy Authorizer, opts ...envOption) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
@@ -90,7 +108,6 @@ func newEnv(t testing.TB, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	verifier, policy := testAuth(t)
 	h := New(Config{Service: svc, Store: store, Logger: log, Verifier: verifier, Authorizer: policy, Registry: prometheus.NewRegistry()})
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -603,6 +604,49 @@ func TestVerifyPresigned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A presigned URL whose signature does not cover the payload
+// (UNSIGNED-PAYLOAD, as botocore presigns) carries no body: whoever holds
+// the URL could otherwise send any parameters under its signature.
+func TestPresignedUnsignedPayloadHasNoBody(t *testing.T) {
+	srv := newAWSServer(t, newVerifier(signedAt.Add(time.Second)))
+	const body = "Action=AssumeRole&RoleArn=arn:aws:iam::111122223333:role/Admin"
+	presignPOST := func(t *testing.T, hash string) string {
+		t.Helper()
+		req, err := http.NewRequest("POST", srv.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _, err := v4.NewSigner().PresignHTTP(context.Background(), tempCreds, req, hash, "sts", "us-east-1", signedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	post := func(t *testing.T, u, body string, hdr http.Header) outcome {
+		t.Helper()
+		req, err := http.NewRequest("POST", u, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		maps.Copy(req.Header, hdr)
+		_, got := send(t, srv, req)
+		return got
+	}
+	unsigned := presignPOST(t, unsignedPayload)
+	if got := post(t, unsigned, "", nil); got.Err != nil {
+		t.Errorf("UNSIGNED-PAYLOAD without a body: %v", got.Err)
+	}
+	checkErr(t, post(t, unsigned, body, nil).Err, podidentity.CodeSignatureMismatch, "")
+	checkErr(t, post(t, unsigned, body, http.Header{"X-Amz-Content-Sha256": {unsignedPayload}}).Err, podidentity.CodeSignatureMismatch, "UNSIGNED-PAYLOAD is accepted only for requests without a body")
+	// A presigned URL that signs its body's hash takes that body only.
+	hashed := presignPOST(t, payloadHash([]byte(body)))
+	if got := post(t, hashed, body, nil); got.Err != nil {
+		t.Errorf("presigned with the body's hash: %v", got.Err)
+	}
+	checkErr(t, post(t, hashed, body+"&DurationSeconds=43200", nil).Err, podidentity.CodeSignatureMismatch, "")
 }
 
 // TestSDKClients drives the generated EKS and STS clients, with all their

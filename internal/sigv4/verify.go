@@ -38,6 +38,11 @@ type Verifier struct {
 	Now     func() time.Time // nil: time.Now
 	MaxSkew time.Duration    // 0: DefaultMaxSkew
 	Regions []string         // accepted regions in the credential scope; empty: any
+	// Hosts are the names this server answers to, with or without a port
+	// ("podidentity.example.com", "10.0.0.5:8080"); empty: any. A request
+	// signed for another Host was meant for another endpoint: accepting
+	// it would let whoever saw it there replay it here.
+	Hosts []string
 
 	// InsecureAcceptUnknownKeys, when set, makes a well-formed request
 	// signed with an access key Lookup does not know pass without its
@@ -102,6 +107,9 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, 
 	}
 	if err := v.checkTime(&req); err != nil {
 		return nil, err
+	}
+	if len(v.Hosts) > 0 && !hostAllowed(v.Hosts, r.Host) {
+		return nil, errMismatchf("The request was signed for host '%s', which is not a name of this endpoint.", quote(r.Host))
 	}
 
 	secret, principal, err := v.Lookup(ctx, cred.accessKeyID, req.sessionToken)
@@ -251,19 +259,21 @@ func (v *Verifier) checkTime(req *request) error {
 
 // payloadHashes returns the payload hashes the client may have signed.
 // A hash in x-amz-content-sha256 is what botocore and the Go SDK sign when
-// they send one, so it must also match the body; UNSIGNED-PAYLOAD there is
-// accepted only when there is no body to cover. Without it, header
+// they send one, so it must also match the body. Without it, header
 // signatures cover the body's hash, while presigned URLs carry either the
 // hash of the (empty) body (Go SDK) or UNSIGNED-PAYLOAD (botocore).
+//
+// UNSIGNED-PAYLOAD, in the header or in a presigned URL, is accepted only
+// when there is no body: AWS's JSON and query APIs always sign the body
+// (only S3 takes an unsigned one), and a body the signature does not cover
+// could be anything. A presigned URL handed to someone else must not let
+// them POST parameters of their own choosing under its signature.
 func payloadHashes(h http.Header, payload []byte, presigned bool) (hashes [2]string, n int, err error) {
 	if vs := h["X-Amz-Content-Sha256"]; len(vs) > 0 {
 		if len(vs) > 1 {
 			return hashes, 0, errIncomplete("Only one x-amz-content-sha256 header is allowed.")
 		}
-		if vs[0] == unsignedPayload && len(payload) > 0 && !presigned {
-			// AWS's JSON and query APIs always sign the body; only S3
-			// accepts an unsigned one. A body the signature does not
-			// cover could be replaced in transit.
+		if vs[0] == unsignedPayload && len(payload) > 0 {
 			return hashes, 0, errMismatchf("x-amz-content-sha256 UNSIGNED-PAYLOAD is accepted only for requests without a body; sign the SHA-256 of the body.")
 		}
 		if vs[0] != unsignedPayload {
@@ -280,7 +290,7 @@ func payloadHashes(h http.Header, payload []byte, presigned bool) (hashes [2]str
 	}
 	sum := sha256.Sum256(payload)
 	hashes[0] = hex.EncodeToString(sum[:])
-	if presigned {
+	if presigned && len(payload) == 0 {
 		hashes[1] = unsignedPayload
 		return hashes, 2, nil
 	}

@@ -104,6 +104,7 @@ auth:
       secretAccessKey: %[5]s
       actions: ["eks:*"]
       clusters: ["*"]
+      passRoles: ["*"]
     - arn: arn:aws:iam::%[1]s:role/node
       accessKeyId: %[6]s
       secretAccessKey: %[7]s

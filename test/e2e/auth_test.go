@@ -38,7 +38,7 @@ clusters:
     issuer: https://issuer.example/demo
     jwksFile: %s
   - name: other
-    issuer: https://issuer.example/demo
+    issuer: https://issuer.example/other
     jwksFile: %s
 auth:
   principals:
@@ -47,6 +47,7 @@ auth:
       secretAccessKey: %s
       actions: ["eks:*"]
       clusters: ["*"]
+      passRoles: ["*"]
     - arn: arn:aws:iam::111122223333:user/reader
       accessKeyId: AKIAREADER0000000000
       secretAccessKeyEnv: READER_SECRET

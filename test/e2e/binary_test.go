@@ -92,6 +92,7 @@ auth:
       secretAccessKey: ` + e2eSecret + `
       actions: ["eks:*", "eks-auth:AssumeRoleForPodIdentity"]
       clusters: ["*"]
+      passRoles: ["*"]
 `
 )
 

@@ -80,7 +80,7 @@ clusters:
     issuer: https://issuer.example/demo
     jwksFile: %s
   - name: other
-    issuer: https://issuer.example/demo
+    issuer: https://issuer.example/other
     jwksFile: %s
 log:
   format: json

@@ -48,6 +48,7 @@ func TestChartOnPostgres(t *testing.T) {
 		"--set", "server.extraPrincipals[0].secretAccessKeyEnv=ADMIN_SECRET_ACCESS_KEY",
 		"--set", "server.extraPrincipals[0].actions={eks:*}",
 		"--set", "server.extraPrincipals[0].clusters={*}",
+		"--set", "server.extraPrincipals[0].passRoles={*}",
 	)
 	if err != nil {
 		t.Fatal(err)

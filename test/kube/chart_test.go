@@ -257,6 +257,7 @@ func TestHelmChart(t *testing.T) {
 			"server.extraPrincipals[0].secretAccessKeyEnv=ADMIN_SECRET",
 			"server.extraPrincipals[0].actions={eks:*}",
 			"server.extraPrincipals[0].clusters={*}",
+			"server.extraPrincipals[0].passRoles={*}",
 		}, func(t *testing.T, r *rendered) {
 			if r.config.Limits.AssociationsPerCluster != 100 || r.config.Log.Level != "debug" || len(r.config.Auth.Principals) != 4 {
 				t.Errorf("config %+v", r.config)

@@ -129,13 +129,15 @@ clusters:
     discovery: true
     caFile: %[6]s
     tokenReview: {apiServer: %[5]s, tokenFile: %[7]s}
+    sharedIssuer: true
   - name: %[4]s
     issuer: %[5]s
     discovery: true
     caFile: %[6]s
+    sharedIssuer: true
 auth:
   principals:
-    - {arn: "arn:aws:iam::%[1]s:user/admin", accessKeyId: %[8]s, secretAccessKey: %[9]s, actions: ["eks:*"], clusters: ["*"]}
+    - {arn: "arn:aws:iam::%[1]s:user/admin", accessKeyId: %[8]s, secretAccessKey: %[9]s, actions: ["eks:*"], clusters: ["*"], passRoles: ["*"]}
     - {arn: "arn:aws:iam::%[1]s:user/webhook", accessKeyId: %[10]s, secretAccessKey: %[11]s, actions: ["eks:ListPodIdentityAssociations"], clusters: ["*"]}
     - {arn: "arn:aws:iam::%[1]s:user/node", accessKeyId: %[12]s, secretAccessKey: %[13]s, actions: ["eks-auth:AssumeRoleForPodIdentity"], clusters: ["*"]}
 log: {level: debug, format: text}

@@ -116,8 +116,8 @@ func inUse(a *podidentity.Association, existing string) error {
 // the token is new, or a mismatch error when it came with other parameters.
 func (d *DB) replay(ctx context.Context, tx *sql.Tx, idem *podidentity.Idempotency) (*podidentity.Association, error) {
 	var hash, id string
-	err := tx.QueryRowContext(ctx, d.flavor.rebind(`SELECT request_hash, association_id FROM idempotency_tokens WHERE scope = ? AND token = ?`),
-		idem.Scope, idem.Token).Scan(&hash, &id)
+	err := tx.QueryRowContext(ctx, d.flavor.rebind(`SELECT request_hash, association_id FROM idempotency_tokens WHERE scope = ? AND token = ? AND created_at >= ?`),
+		idem.Scope, idem.Token, idemCutoff(idem)).Scan(&hash, &id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -132,14 +132,33 @@ func (d *DB) replay(ctx context.Context, tx *sql.Tx, idem *podidentity.Idempoten
 }
 
 // recordToken remembers a client token (if any) with the association its
-// request produced, so a retry can be answered with the same result.
+// request produced, so a retry can be answered with the same result. It
+// keeps the table bounded as it goes: tokens older than the window go
+// (which also frees this token's key if it was used a day ago), and the
+// association keeps only its newest IdempotencyPerAssociation tokens.
 func (d *DB) recordToken(ctx context.Context, tx *sql.Tx, idem *podidentity.Idempotency, associationID string) error {
 	if idem == nil {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, d.flavor.rebind(`INSERT INTO idempotency_tokens (scope, token, request_hash, association_id, created_at) VALUES (?, ?, ?, ?, ?)`),
-		idem.Scope, idem.Token, idem.RequestHash, associationID, idem.CreatedAt.UnixMilli())
+	// The created_at index makes this a seek that finds nothing on almost
+	// every call.
+	if _, err := tx.ExecContext(ctx, d.flavor.rebind(`DELETE FROM idempotency_tokens WHERE created_at < ?`), idemCutoff(idem)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, d.flavor.rebind(`INSERT INTO idempotency_tokens (scope, token, request_hash, association_id, created_at) VALUES (?, ?, ?, ?, ?)`),
+		idem.Scope, idem.Token, idem.RequestHash, associationID, idem.CreatedAt.UnixMilli()); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, d.flavor.rebind(`DELETE FROM idempotency_tokens WHERE association_id = ? AND (scope, token) NOT IN (
+		SELECT scope, token FROM idempotency_tokens WHERE association_id = ? ORDER BY created_at DESC, scope DESC, token DESC LIMIT ?)`),
+		associationID, associationID, podidentity.IdempotencyPerAssociation)
 	return err
+}
+
+// idemCutoff is the creation time (Unix ms) before which a token has
+// expired, on the clock of the request at hand.
+func idemCutoff(idem *podidentity.Idempotency) int64 {
+	return idem.CreatedAt.Add(-podidentity.IdempotencyWindow).UnixMilli()
 }
 
 // GetAssociation implements podidentity.Store.

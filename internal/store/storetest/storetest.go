@@ -32,6 +32,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"Limit", testLimit},
 		{"Limit5000UnderConcurrentCreates", func(t *testing.T, s pi.Store) { testLimit5000(t, s, s) }},
 		{"Idempotency", testIdempotency},
+		{"IdempotencyExpires", testIdempotencyExpires},
+		{"IdempotencyBoundedPerAssociation", testIdempotencyBounded},
 		{"Update", testUpdate},
 		{"ListFiltersAndPages", testList},
 		{"ListUnderConcurrentChanges", testListUnderChanges},
@@ -229,6 +231,86 @@ func testIdempotency(t *testing.T, s pi.Store) {
 	got, err := s.UpdateAssociation(ctx, "c1", first.AssociationID, uidem, change)
 	if err != nil || calls != 1 || got.RoleARN != "arn:aws:iam::111122223333:role/new" {
 		t.Fatalf("update replay: calls=%d got=%+v err=%v; want 1 call and the updated association", calls, got, err)
+	}
+}
+
+// A client token is honoured for IdempotencyWindow, not forever: after
+// it, the same token is a new request, for updates and for creates.
+func testIdempotencyExpires(t *testing.T, s pi.Store) {
+	a := mustCreate(t, s, assoc("c1", "ns", "sa", 1))
+	calls := 0
+	change := func(a *pi.Association) error { calls++; return nil }
+	update := func(at time.Time) {
+		t.Helper()
+		idem := &pi.Idempotency{Scope: "update/c1/" + a.AssociationID, Token: "u", RequestHash: "uh", CreatedAt: at}
+		if _, err := s.UpdateAssociation(ctx, "c1", a.AssociationID, idem, change); err != nil {
+			t.Fatalf("update at %s: %v", at, err)
+		}
+	}
+	update(t0)
+	update(t0.Add(pi.IdempotencyWindow - time.Minute))
+	if calls != 1 {
+		t.Fatalf("within the window: %d changes applied, want 1 (a replay applies nothing)", calls)
+	}
+	update(t0.Add(pi.IdempotencyWindow + time.Minute))
+	if calls != 2 {
+		t.Fatalf("after the window: %d changes applied, want 2 (the token expired)", calls)
+	}
+	// Recorded anew: replayed again within the new window.
+	update(t0.Add(pi.IdempotencyWindow + 2*time.Minute))
+	if calls != 2 {
+		t.Fatalf("the token used again after expiry was not recorded: %d changes", calls)
+	}
+
+	create := func(n int, at time.Time) *pi.Association {
+		t.Helper()
+		idem := &pi.Idempotency{Scope: "create/c2", Token: "c", RequestHash: "ch", CreatedAt: at}
+		got, err := s.CreateAssociation(ctx, assoc("c2", "ns", fmt.Sprintf("sa-%d", n), 100+n), 5000, idem)
+		if err != nil {
+			t.Fatalf("create %d: %v", n, err)
+		}
+		return got
+	}
+	first := create(1, t0)
+	if again := create(2, t0.Add(time.Hour)); again.AssociationID != first.AssociationID {
+		t.Fatalf("replay within the window created %s", again.AssociationID)
+	}
+	if later := create(3, t0.Add(pi.IdempotencyWindow+time.Hour)); later.AssociationID == first.AssociationID {
+		t.Fatal("a token a day old still replays its create")
+	}
+}
+
+// An association keeps only its newest IdempotencyPerAssociation tokens,
+// however many updates it gets within the window.
+func testIdempotencyBounded(t *testing.T, s pi.Store) {
+	a := mustCreate(t, s, assoc("c1", "ns", "sa", 1))
+	calls := 0
+	change := func(a *pi.Association) error { calls++; return nil }
+	update := func(n int, at time.Time) {
+		t.Helper()
+		idem := &pi.Idempotency{Scope: "update/c1/" + a.AssociationID, Token: fmt.Sprintf("u%04d", n), RequestHash: "h", CreatedAt: at}
+		if _, err := s.UpdateAssociation(ctx, "c1", a.AssociationID, idem, change); err != nil {
+			t.Fatalf("update %d: %v", n, err)
+		}
+	}
+	total := pi.IdempotencyPerAssociation + 50
+	for n := range total {
+		update(n, t0.Add(time.Duration(n)*time.Millisecond))
+	}
+	if calls != total {
+		t.Fatalf("%d distinct tokens applied %d changes", total, calls)
+	}
+	later := t0.Add(time.Minute)
+	oldestKept := total - pi.IdempotencyPerAssociation
+	for _, n := range []int{total - 1, oldestKept} {
+		update(n, later)
+		if calls != total {
+			t.Fatalf("token %d, among the newest %d, was not replayed", n, pi.IdempotencyPerAssociation)
+		}
+	}
+	update(oldestKept-1, later)
+	if calls != total+1 {
+		t.Fatalf("token %d, older than the newest %d, was still remembered", oldestKept-1, pi.IdempotencyPerAssociation)
 	}
 }
 

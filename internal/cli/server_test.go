@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eksauth"
+	authtypes "github.com/aws/aws-sdk-go-v2/service/eksauth/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/podidentity/podidentity/internal/config"
+	"github.com/podidentity/podidentity/internal/tokenmint"
+)
+
+// startProgram runs a server program on 127.0.0.1:0 until the test ends.
+func startProgram(t *testing.T, cfg *config.File, dev bool) string {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := NewServerProgram(ctx, cfg, dev, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { p.Run(ctx, io.Discard); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; p.Close() })
+	return p.Addr()
+}
+
+// send sends an unsigned request to addr carrying the given Host header.
+func send(t *testing.T, method, addr, host, path, body string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// The dev server answers only to loopback names: a page that points a DNS
+// name of its own at 127.0.0.1 (DNS rebinding) must not reach the token
+// endpoint or the APIs, which take any access key in dev mode.
+func TestDevServerAnswersOnlyLoopbackNames(t *testing.T) {
+	addr := startProgram(t, devConfig(), true)
+	_, port, _ := net.SplitHostPort(addr)
+	tokenReq := `{"cluster":"demo","namespace":"default","serviceAccount":"app"}`
+	for _, host := range []string{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, "LOCALHOST", "127.0.0.1"} {
+		if status, _, body := send(t, "POST", addr, host, "/podidentity/dev/token", tokenReq); status != 200 {
+			t.Errorf("Host %s: %d %s", host, status, body)
+		}
+	}
+	for _, host := range []string{"rebind.attacker.example:" + port, "127.0.0.1.nip.io:" + port, "10.0.0.1:" + port} {
+		status, hdr, body := send(t, "POST", addr, host, "/podidentity/dev/token", tokenReq)
+		var doc struct{ Message string }
+		json.Unmarshal([]byte(body), &doc)
+		if status != 403 || hdr.Get("X-Amzn-ErrorType") != "InvalidSignatureException" ||
+			!strings.Contains(doc.Message, "Host '"+host+"' is not a name of this development server") {
+			t.Errorf("Host %s: %d %s %s, want 403 InvalidSignatureException naming the host", host, status, hdr.Get("X-Amzn-ErrorType"), body)
+		}
+		// STS answers in its own dialect.
+		if status, _, body := send(t, "GET", addr, host, "/?Action=GetCallerIdentity&Version=2011-06-15", ""); status != 403 || !strings.Contains(body, "<Code>SignatureDoesNotMatch</Code>") {
+			t.Errorf("STS with Host %s: %d %s", host, status, body)
+		}
+	}
+}
+
+// With hostnames configured, a request signed for another Host is refused
+// naming that host; one signed for a configured name is served.
+func TestConfiguredHostnames(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+accountId: "111122223333"
+storage: memory
+hostnames: ["podidentity.example.com"]
+clusters: [{name: demo, issuer: https://issuer.example/demo, discovery: true}]
+auth:
+  principals:
+    - {arn: "arn:aws:iam::111122223333:user/admin", accessKeyId: AKIAADMIN0000000, secretAccessKey: s, actions: ["eks:*"], clusters: ["*"], passRoles: ["*"]}
+log: {level: error}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startProgram(t, cfg, false)
+	_, port, _ := net.SplitHostPort(addr)
+	// Every name resolves to the server, as DNS would for its real names.
+	httpClient := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}}
+	client := func(endpoint string) *eks.Client {
+		return eks.New(eks.Options{Region: "us-west-2", BaseEndpoint: aws.String(endpoint), HTTPClient: httpClient, RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider("AKIAADMIN0000000", "s", "")})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := client("http://podidentity.example.com:"+port).ListClusters(ctx, &eks.ListClustersInput{}); err != nil {
+		t.Errorf("signed for a configured name: %v", err)
+	}
+	_, err = client("http://"+addr).ListClusters(ctx, &eks.ListClustersInput{})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "InvalidSignatureException" || !strings.Contains(api.ErrorMessage(), "'"+addr+"'") {
+		t.Errorf("signed for %s: %v, want InvalidSignatureException naming the host", addr, err)
+	}
+}
+
+// A cluster's maxTokenLifetime reaches AssumeRoleForPodIdentity: a token
+// issued for longer is an InvalidTokenException, one within it works.
+func TestMaxTokenLifetimeServed(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := tokenmint.NewSigner(key, "https://issuer.example/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	jwks, _ := json.Marshal(signer.JWKS())
+	if err := os.WriteFile(filepath.Join(dir, "jwks.json"), jwks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(`
+accountId: "111122223333"
+storage: memory
+clusters: [{name: demo, issuer: https://issuer.example/demo, jwksFile: ` + filepath.Join(dir, "jwks.json") + `, maxTokenLifetime: 24h}]
+auth:
+  principals:
+    - {arn: "arn:aws:iam::111122223333:user/admin", accessKeyId: AKIAADMIN0000000, secretAccessKey: s, actions: ["eks:*", "eks-auth:*"], clusters: ["*"], passRoles: ["*"]}
+log: {level: error}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + startProgram(t, cfg, false)
+	creds := credentials.NewStaticCredentialsProvider("AKIAADMIN0000000", "s", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = eks.New(eks.Options{Region: "us-west-2", BaseEndpoint: aws.String(url), Credentials: creds}).CreatePodIdentityAssociation(ctx,
+		&eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"), Namespace: aws.String("default"), ServiceAccount: aws.String("app"),
+			RoleArn: aws.String("arn:aws:iam::111122223333:role/app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := eksauth.New(eksauth.Options{Region: "us-west-2", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1})
+	pod := tokenmint.Pod{Namespace: "default", ServiceAccount: "app", PodName: "web-0"}
+	for _, tc := range []struct {
+		ttl time.Duration
+		ok  bool
+	}{{24 * time.Hour, true}, {48 * time.Hour, false}} {
+		tok, err := signer.Mint(pod, time.Now(), tc.ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = auth.AssumeRoleForPodIdentity(ctx, &eksauth.AssumeRoleForPodIdentityInput{ClusterName: aws.String("demo"), Token: aws.String(tok)})
+		var invalid *authtypes.InvalidTokenException
+		if tc.ok && err != nil || !tc.ok && !errors.As(err, &invalid) {
+			t.Errorf("token for %s: %v", tc.ttl, err)
+		}
+	}
+}
