@@ -116,26 +116,18 @@ build_etcd() {
   rm -rf "$etcd_dir/bin" && mv "$etcd_dir/bin.tmp" "$etcd_dir/bin"
 }
 
-build_helm() {
-  if [ -x "$helm_dir/bin/helm" ]; then
-    log "helm $HELM_VERSION cached in $helm_dir/bin"
+# go_install DIR NAME PACKAGE@VERSION: a tool whose module builds with a
+# plain `go install`, into DIR/bin.
+go_install() {
+  local dir=$1 name=$2 pkg=$3
+  if [ -x "$dir/bin/$name" ]; then
+    log "$name ${pkg##*@} cached in $dir/bin"
     return
   fi
-  log "building helm $HELM_VERSION"
-  mkdir -p "$helm_dir"
-  GOBIN="$helm_dir/bin.tmp" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  rm -rf "$helm_dir/bin" && mv "$helm_dir/bin.tmp" "$helm_dir/bin"
-}
-
-build_helm_docs() {
-  if [ -x "$helm_docs_dir/bin/helm-docs" ]; then
-    log "helm-docs $HELM_DOCS_VERSION cached in $helm_docs_dir/bin"
-    return
-  fi
-  log "building helm-docs $HELM_DOCS_VERSION"
-  mkdir -p "$helm_docs_dir"
-  GOBIN="$helm_docs_dir/bin.tmp" go install -trimpath -ldflags "-s -w" "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"
-  rm -rf "$helm_docs_dir/bin" && mv "$helm_docs_dir/bin.tmp" "$helm_docs_dir/bin"
+  log "building $name ${pkg##*@}"
+  mkdir -p "$dir"
+  GOBIN="$dir/bin.tmp" go install -trimpath -ldflags "-s -w" "$pkg"
+  rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin"
 }
 
 if [ "${1:-}" = "--print-env" ]; then
@@ -151,6 +143,6 @@ start=$SECONDS
 # One after the other: each build uses every core on its own.
 build_kube
 build_etcd
-build_helm
-build_helm_docs
+go_install "$helm_dir" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+go_install "$helm_docs_dir" helm-docs "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"
 log "done in $((SECONDS - start)) s; binaries in $CACHE"

@@ -6,17 +6,9 @@ set -uo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
 dir=$1
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 for name in kube-apiserver etcd; do
-  pidfile=$dir/$name.pid
-  [ -f "$pidfile" ] || continue
-  pid=$(cat "$pidfile")
-  if kill -TERM "$pid" 2>/dev/null; then
-    for _ in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  rm -f "$pidfile"
+  stop_pidfile "$dir/$name.pid"
 done
 exit 0

@@ -14,19 +14,9 @@ dir=$(cd "$1" 2>/dev/null && pwd) || exit 0
 here=$(cd "$(dirname "$0")" && pwd)
 eval "$("$here/kube-build.sh" --print-env | sed 's/^export \([A-Z_]*\)=\(.*\)$/: "${\1:=\2}"/')"
 
-stop() { # name
-  local pidfile=$dir/$1.pid pid
-  [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  if kill -TERM "$pid" 2>/dev/null; then
-    for _ in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  rm -f "$pidfile"
-}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+stop() { stop_pidfile "$dir/$1.pid"; }
 
 # The kubelet first, so that nothing restarts what is stopped next.
 stop kubelet

@@ -581,8 +581,11 @@ func TestAgentIPv6Disabled(t *testing.T) {
 			t.Fatalf("disabling IPv6: %v", err)
 		}
 	}
-	// Default --bind-hosts: 169.254.170.23 and fd00:ec2::23.
-	agent := startAgent(t, "--cluster-name", "demo", "--endpoint", "http://127.0.0.1:1")
+	// Default --bind-hosts: 169.254.170.23 and fd00:ec2::23. The agent is
+	// ready once its EKS Auth endpoint answers at all.
+	eksAuth := httptest.NewServer(http.NotFoundHandler())
+	defer eksAuth.Close()
+	agent := startAgent(t, "--cluster-name", "demo", "--endpoint", eksAuth.URL)
 	if want := "http://" + agentIP + ":80/v1/credentials"; len(agent.credURLs) != 1 || agent.credURLs[0] != want {
 		t.Errorf("serving on %v, want only %s", agent.credURLs, want)
 	}
@@ -592,13 +595,18 @@ func TestAgentIPv6Disabled(t *testing.T) {
 	if code, body := agentCredRequest(t, agentIP, "garbage"); code != 400 {
 		t.Errorf("over IPv4: %d %s, want 400 from a serving agent", code, body)
 	}
-	resp, err := agentHTTP.Get(agent.probeURL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("readyz: %d", resp.StatusCode)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := agentHTTP.Get(agent.probeURL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz: %d", resp.StatusCode)
+		}
 	}
 }
 
