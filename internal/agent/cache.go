@@ -75,6 +75,9 @@ type cache struct {
 	cfg     cacheConfig
 	fetch   func(ctx context.Context, token string) (Credentials, error)
 	refresh *limiter
+	// turn waits for the refresh limiter; tests replace it to act while a
+	// sweep waits.
+	turn    func(context.Context) error
 	metrics *metrics
 	log     *slog.Logger
 
@@ -112,7 +115,7 @@ type flight struct {
 func newCache(cfg cacheConfig, fetch func(context.Context, string) (Credentials, error), m *metrics, log *slog.Logger) *cache {
 	cfg.applyDefaults()
 	life, stop := context.WithCancel(context.Background())
-	return &cache{
+	c := &cache{
 		cfg:     cfg,
 		fetch:   fetch,
 		refresh: newLimiter(cfg.refreshQPS, max(1, int(cfg.refreshQPS)), cfg.now),
@@ -124,6 +127,8 @@ func newCache(cfg cacheConfig, fetch func(context.Context, string) (Credentials,
 		lru:     list.New(),
 		flights: map[tokenKey]*flight{},
 	}
+	c.turn = func(ctx context.Context) error { return c.refresh.wait(ctx, time.Hour) }
+	return c
 }
 
 func (c *cache) caching() bool { return c.cfg.maxEntries > 0 && c.cfg.maxRefresh > 0 }
@@ -356,10 +361,13 @@ func (c *cache) runRefresher(ctx context.Context) {
 // sweep drops unservable entries and starts background refreshes, at most
 // refreshQPS per second, for entries that are due and still wanted: some
 // pod holds unexpired credentials from them, and their token has not
-// expired (EKS Auth would refuse it).
+// expired (EKS Auth would refuse it). Waiting for a turn can take seconds
+// when many entries are due, and meanwhile a pod's own request may have
+// refreshed an entry, or its credentials may have lapsed unused; so each
+// entry is checked again, under the lock, once its turn has come.
 func (c *cache) sweep(ctx context.Context) {
 	now := c.cfg.now()
-	var due []podToken
+	var due []tokenKey
 	c.mu.Lock()
 	for el := c.lru.Front(); el != nil; {
 		next := el.Next()
@@ -368,8 +376,8 @@ func (c *cache) sweep(ctx context.Context) {
 		case e.creds.Expiration.Sub(now) <= c.cfg.minServe:
 			c.removeLocked(el)
 			c.metrics.cache(stateEvicted)
-		case now.Before(e.refreshAt) || now.Before(e.retryAt) || c.flights[e.tok.key] != nil:
-		case !now.Before(e.servedUntil) || (!e.tok.expires.IsZero() && !now.Before(e.tok.expires)):
+		case !c.dueLocked(e, now):
+		case !c.wantedLocked(e, now):
 			if !e.idle {
 				e.idle = true
 				c.metrics.cache(stateIdle)
@@ -378,21 +386,36 @@ func (c *cache) sweep(ctx context.Context) {
 					"expiration", e.creds.Expiration)
 			}
 		default:
-			due = append(due, e.tok)
+			due = append(due, e.tok.key)
 		}
 		el = next
 	}
 	c.mu.Unlock()
-	for _, tok := range due {
-		if err := c.refresh.wait(ctx, time.Hour); err != nil {
+	for _, key := range due {
+		if err := c.turn(ctx); err != nil {
 			return
 		}
+		now := c.cfg.now()
 		c.mu.Lock()
-		if el := c.entries[tok.key]; el != nil && c.flights[tok.key] == nil {
-			c.flightLocked(el.Value.(*entry).tok, true)
+		if el := c.entries[key]; el != nil {
+			if e := el.Value.(*entry); e.creds.Expiration.Sub(now) > c.cfg.minServe && c.dueLocked(e, now) && c.wantedLocked(e, now) {
+				c.flightLocked(e.tok, true)
+			}
 		}
 		c.mu.Unlock()
 	}
+}
+
+// dueLocked: e's refresh time has come, it is not backing off after a
+// failure, and no fetch for it is in flight.
+func (c *cache) dueLocked(e *entry, now time.Time) bool {
+	return !now.Before(e.refreshAt) && !now.Before(e.retryAt) && c.flights[e.tok.key] == nil
+}
+
+// wantedLocked: some pod still holds unexpired credentials from e, and its
+// token is still one EKS Auth would take.
+func (c *cache) wantedLocked(e *entry, now time.Time) bool {
+	return now.Before(e.servedUntil) && (e.tok.expires.IsZero() || now.Before(e.tok.expires))
 }
 
 // close cancels fetches in flight and waits for them.
