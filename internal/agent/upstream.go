@@ -129,9 +129,11 @@ type EKSAuthConfig struct {
 	Endpoint string
 	// DialTimeout bounds connecting (default 500ms, as the AWS agent).
 	DialTimeout time.Duration
-	// NodeName, when set, is sent as eksNodeName, so the server's audit log
-	// says which node asked.
-	NodeName string
+	// NodeName, InstanceID and Zone, when set, are sent as eksNodeName,
+	// instanceId and zone, so the server's audit log says which node asked.
+	NodeName   string
+	InstanceID string
+	Zone       string
 }
 
 // NewEKSAuth is the Upstream of the real aws-sdk-go-v2 EKS Auth client,
@@ -158,8 +160,8 @@ func NewEKSAuth(cfg EKSAuthConfig) Upstream {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
-		if cfg.NodeName != "" {
-			o.APIOptions = append(o.APIOptions, withNodeName(cfg.NodeName))
+		if m := nodeMembers(cfg); len(m) > 0 {
+			o.APIOptions = append(o.APIOptions, withBodyMembers(m))
 		}
 	})
 	return &eksAuth{client: client, cluster: cfg.ClusterName}

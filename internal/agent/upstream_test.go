@@ -169,8 +169,9 @@ func TestEKSAuthMalformedAnswer(t *testing.T) {
 	}
 }
 
-// The node's name travels as eksNodeName, as newer AWS agents send it, next
-// to the members the client serializes itself.
+// The node's name, instance and zone travel as eksNodeName, instanceId and
+// zone, as newer AWS agents send them, next to the members the client
+// serializes itself; unknown ones are left out.
 func TestEKSAuthSendsNodeName(t *testing.T) {
 	fake := &fakeEKSAuth{answer: func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "application/json")
@@ -186,10 +187,24 @@ func TestEKSAuthSendsNodeName(t *testing.T) {
 	if _, err := up.AssumeRoleForPodIdentity(context.Background(), "the-token"); err != nil {
 		t.Fatal(err)
 	}
-	if b := fake.bodies[0]; b["eksNodeName"] != "ip-10-0-0-7" || b["token"] != "the-token" {
-		t.Errorf("body %v, want the token and eksNodeName", b)
+	want := map[string]any{"token": "the-token", "eksNodeName": "ip-10-0-0-7"}
+	if diff := cmp.Diff(want, fake.bodies[0]); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
 	}
 	if cl := fake.seen[0].ContentLength; cl <= 0 {
 		t.Errorf("Content-Length %d after the body grew", cl)
+	}
+
+	up = NewEKSAuth(EKSAuthConfig{
+		AWS: aws.Config{Region: "us-west-2",
+			Credentials: credentials.NewStaticCredentialsProvider("AKIANODE000000000000", "node-secret", "")},
+		ClusterName: "demo", Endpoint: srv.URL, NodeName: "ip-10-0-0-7", InstanceID: "i-0123456789abcdef0", Zone: "us-west-2a",
+	})
+	if _, err := up.AssumeRoleForPodIdentity(context.Background(), "the-token"); err != nil {
+		t.Fatal(err)
+	}
+	want["instanceId"], want["zone"] = "i-0123456789abcdef0", "us-west-2a"
+	if diff := cmp.Diff(want, fake.bodies[1]); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
 	}
 }
