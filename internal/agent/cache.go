@@ -36,6 +36,9 @@ type cacheConfig struct {
 	// for (1s).
 	sweepEvery time.Duration
 	now        func() time.Time
+	// verifier, when set, checks a pod's rotated token so that the pod's
+	// cached credentials can be reused for it (see reuse.go).
+	verifier TokenVerifier
 }
 
 func (c *cacheConfig) applyDefaults() {
@@ -86,7 +89,8 @@ type cache struct {
 	wg   sync.WaitGroup
 
 	mu      sync.Mutex
-	entries map[tokenKey]*list.Element // of *entry
+	entries map[tokenKey]*list.Element // of *entry, by each of its tokens
+	pods    map[podKey]*list.Element   // the entry EKS Auth last filled for a pod
 	lru     *list.List                 // front: most recently used
 	flights map[tokenKey]*flight
 }
@@ -103,6 +107,24 @@ type entry struct {
 	// nobody can still be using us, so refreshing stops.
 	servedUntil time.Time
 	idle        bool
+	// pod is the pod EKS Auth accepted tok for; aliases are the pod's
+	// other tokens whose signatures were verified, with their expiry. tok
+	// is the one that expires last, the one refreshes use.
+	pod     podKey
+	aliases map[tokenKey]time.Time
+}
+
+// maxAliases bounds the tokens remembered per pod. The kubelet rotates a
+// pod's token at 80% of its life (about 19 hours for EKS's 24), so a pod
+// rarely has more than two live ones.
+const maxAliases = 4
+
+// expiryOf is when the token with key k, one of e's, expires.
+func (e *entry) expiryOf(k tokenKey) time.Time {
+	if k == e.tok.key {
+		return e.tok.expires
+	}
+	return e.aliases[k]
 }
 
 // flight is one fetch that every request for its token shares.
@@ -124,6 +146,7 @@ func newCache(cfg cacheConfig, fetch func(context.Context, string) (Credentials,
 		life:    life,
 		stop:    stop,
 		entries: map[tokenKey]*list.Element{},
+		pods:    map[podKey]*list.Element{},
 		lru:     list.New(),
 		flights: map[tokenKey]*flight{},
 	}
@@ -150,8 +173,7 @@ func (c *cache) lookup(key tokenKey, now time.Time) (Credentials, bool) {
 		return Credentials{}, false
 	}
 	e := el.Value.(*entry)
-	if (!e.tok.expires.IsZero() && !now.Before(e.tok.expires)) || e.creds.Expiration.Sub(now) <= c.cfg.minServe ||
-		(c.nearExpiry(e, now) && !now.Before(e.retryAt)) {
+	if exp := e.expiryOf(key); (!exp.IsZero() && !now.Before(exp)) || !c.servableLocked(e, now) {
 		c.mu.Unlock()
 		return Credentials{}, false
 	}
@@ -164,10 +186,20 @@ func (c *cache) lookup(key tokenKey, now time.Time) (Credentials, bool) {
 	return creds, true
 }
 
-// get returns credentials for tok: cached ones, or the result of the one
-// fetch in flight for it. A request that gives up (ctx) does not cancel the
-// fetch; the result is cached for the pod's retry.
+// servableLocked: e's credentials can be handed out as they are, without
+// trying to refresh them first.
+func (c *cache) servableLocked(e *entry, now time.Time) bool {
+	return e.creds.Expiration.Sub(now) > c.cfg.minServe && (!c.nearExpiry(e, now) || now.Before(e.retryAt))
+}
+
+// get returns credentials for tok: cached ones, its pod's if tok is the
+// pod's rotated token, or the result of the one fetch in flight for it. A
+// request that gives up (ctx) does not cancel the fetch; the result is
+// cached for the pod's retry.
 func (c *cache) get(ctx context.Context, tok podToken) (Credentials, error) {
+	if creds, ok := c.reuse(ctx, tok); ok {
+		return creds, nil
+	}
 	now := c.cfg.now()
 	c.mu.Lock()
 	if el := c.entries[tok.key]; el != nil {
@@ -272,15 +304,21 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		if el != nil {
 			e = el.Value.(*entry)
 			c.lru.MoveToFront(el)
+			c.addTokenLocked(el, tok)
 		} else {
-			e = &entry{}
-			c.entries[tok.key] = c.lru.PushFront(e)
+			// EKS Auth accepted tok, so the pod it names is its own.
+			e = &entry{tok: tok, pod: tok.pod}
+			el = c.lru.PushFront(e)
+			c.entries[tok.key] = el
+			if e.pod.ok() {
+				c.pods[e.pod] = el
+			}
 			for c.lru.Len() > c.cfg.maxEntries {
 				c.removeLocked(c.lru.Back())
 				c.metrics.cache(stateEvicted)
 			}
 		}
-		e.tok, e.creds, e.fetched = tok, creds, now
+		e.creds, e.fetched = creds, now
 		e.refreshAt = now.Add(c.refreshInterval(creds.Expiration.Sub(now)))
 		e.retryAt, e.failures = time.Time{}, 0
 	case err == nil:
@@ -341,7 +379,46 @@ func (c *cache) retryDelay(n int, left time.Duration) time.Duration {
 func (c *cache) removeLocked(el *list.Element) {
 	e := el.Value.(*entry)
 	delete(c.entries, e.tok.key)
+	for k := range e.aliases {
+		delete(c.entries, k)
+	}
+	if c.pods[e.pod] == el {
+		delete(c.pods, e.pod)
+	}
 	c.lru.Remove(el)
+}
+
+// addTokenLocked makes tok, a token of el's pod, one of el's: the one
+// refreshes use if it expires last. Beyond maxAliases, the token that
+// expires first is forgotten (asked for again, it is verified again).
+func (c *cache) addTokenLocked(el *list.Element, tok podToken) {
+	e := el.Value.(*entry)
+	if tok.key == e.tok.key {
+		e.tok = tok
+		return
+	}
+	if e.aliases == nil {
+		e.aliases = map[tokenKey]time.Time{}
+	}
+	if tok.expires.After(e.tok.expires) {
+		e.aliases[e.tok.key] = e.tok.expires
+		delete(e.aliases, tok.key)
+		e.tok = tok
+	} else {
+		e.aliases[tok.key] = tok.expires
+	}
+	c.entries[tok.key] = el
+	for len(e.aliases) > maxAliases {
+		var first tokenKey
+		var firstExp time.Time
+		for k, exp := range e.aliases {
+			if firstExp.IsZero() || exp.Before(firstExp) {
+				first, firstExp = k, exp
+			}
+		}
+		delete(e.aliases, first)
+		delete(c.entries, first)
+	}
 }
 
 // runRefresher refreshes due entries and drops expired ones until ctx ends.
