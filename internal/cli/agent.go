@@ -59,7 +59,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	verifier, keysFrom, err := agentKeys(f, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
+		return 1
+	}
 	cfg := agent.Config{
+		Verifier: verifier,
 		Upstream: agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: clusterName, Endpoint: endpoint,
 			NodeName: f.nodeName, InstanceID: f.instanceID, Zone: f.zone}),
 		BindHosts:    f.bindHosts.hosts,
@@ -104,7 +110,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log.Info("agent starting", "cluster", clusterName, "region", awsCfg.Region, "endpoint", endpointLabel(endpoint),
 		"max_cache_size", maxCacheSize, "max_refresh", retention, "max_service_qps", maxServiceQPS,
 		"max_request_qps", maxRequestQPS, "rotate_credentials", f.rotateCredentials, "node", f.nodeName,
-		"instance_id", f.instanceID, "zone", f.zone, "version", version())
+		"instance_id", f.instanceID, "zone", f.zone, "token_keys", keysFrom, "version", version())
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
 		return 1

@@ -16,6 +16,7 @@ import (
 type agentFlags struct {
 	clusterName, endpoint, metricsAddress, level, logFormat string
 	nodeName, instanceID, zone                              string
+	jwksURL, jwksFile, jwksCacheFile                        string
 	port, probePort, metricsPort, maxServiceQPS             int
 	maxCacheSize, maxRequestQPS                             int
 	retention                                               time.Duration
@@ -52,6 +53,11 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 	fs.StringVar(&f.nodeName, "node-name", "", "this node's name, sent to EKS Auth as eksNodeName (the chart passes spec.nodeName)")
 	fs.StringVar(&f.instanceID, "instance-id", "", "this node's EC2 instance id, sent to EKS Auth as instanceId (default: not sent)")
 	fs.StringVar(&f.zone, "zone", "", "this node's availability zone, sent to EKS Auth as zone (default: not sent)")
+	fs.StringVar(&f.jwksURL, "jwks-url", "",
+		"the cluster's token signing keys, so that a pod's rotated token reuses its credentials once it verifies (default: the API server's /openid/v1/jwks when in a cluster; none: always ask EKS Auth)")
+	fs.StringVar(&f.jwksFile, "jwks-file", "", "the cluster's token signing keys from a JWKS or PEM file, read again when it changes (instead of --jwks-url)")
+	fs.StringVar(&f.jwksCacheFile, "jwks-cache-file", "",
+		"keep the keys fetched from --jwks-url in this file (written atomically), for use while the API server is down (default: memory only)")
 	fs.BoolVar(&f.rotateCredentials, "rotate-credentials", false,
 		"read the node's AWS credentials from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE), again whenever it changes")
 	if err := fs.Parse(joinBoolValues(args, "rotate-credentials")); err != nil {
@@ -71,6 +77,9 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 		if p.v < 0 || p.v > 65535 {
 			problems = append(problems, fmt.Sprintf("%s %d is not a port", p.name, p.v))
 		}
+	}
+	if f.jwksURL != "" && f.jwksFile != "" {
+		problems = append(problems, "--jwks-url and --jwks-file are exclusive")
 	}
 	level, ok := logLevels[strings.ToLower(verbosity)]
 	if !ok {
