@@ -60,6 +60,10 @@ type Config struct {
 	// under botocore's 2s).
 	AnswerWithin time.Duration
 	Retry        RetryPolicy
+	// Verifier, when set, lets a pod's rotated token reuse the pod's cached
+	// credentials once its signature checks out against the cluster's keys;
+	// without it every new token is exchanged with EKS Auth.
+	Verifier TokenVerifier
 	// CheckCredentials, when set, must succeed once before the agent
 	// reports ready: the node's own AWS credentials resolve.
 	CheckCredentials func(context.Context) error
@@ -157,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		maxRefresh: cfg.MaxRefresh,
 		refreshQPS: cfg.RefreshQPS,
 		now:        cfg.Now,
+		verifier:   cfg.Verifier,
 	}, f.fetch, m, cfg.Logger)
 	a.handler = &handler{
 		hosts:        hosts,

@@ -36,6 +36,9 @@ type cacheConfig struct {
 	// for (1s).
 	sweepEvery time.Duration
 	now        func() time.Time
+	// verifier, when set, checks a pod's rotated token so that the pod's
+	// cached credentials can be reused for it (see reuse.go).
+	verifier TokenVerifier
 }
 
 func (c *cacheConfig) applyDefaults() {
@@ -75,6 +78,9 @@ type cache struct {
 	cfg     cacheConfig
 	fetch   func(ctx context.Context, token string) (Credentials, error)
 	refresh *limiter
+	// turn waits for the refresh limiter; tests replace it to act while a
+	// sweep waits.
+	turn    func(context.Context) error
 	metrics *metrics
 	log     *slog.Logger
 
@@ -83,7 +89,8 @@ type cache struct {
 	wg   sync.WaitGroup
 
 	mu      sync.Mutex
-	entries map[tokenKey]*list.Element // of *entry
+	entries map[tokenKey]*list.Element // of *entry, by each of its tokens
+	pods    map[podKey]*list.Element   // the entry EKS Auth last filled for a pod
 	lru     *list.List                 // front: most recently used
 	flights map[tokenKey]*flight
 }
@@ -100,6 +107,24 @@ type entry struct {
 	// nobody can still be using us, so refreshing stops.
 	servedUntil time.Time
 	idle        bool
+	// pod is the pod EKS Auth accepted tok for; aliases are the pod's
+	// other tokens whose signatures were verified, with their expiry. tok
+	// is the one that expires last, the one refreshes use.
+	pod     podKey
+	aliases map[tokenKey]time.Time
+}
+
+// maxAliases bounds the tokens remembered per pod. The kubelet rotates a
+// pod's token at 80% of its life (about 19 hours for EKS's 24), so a pod
+// rarely has more than two live ones.
+const maxAliases = 4
+
+// expiryOf is when the token with key k, one of e's, expires.
+func (e *entry) expiryOf(k tokenKey) time.Time {
+	if k == e.tok.key {
+		return e.tok.expires
+	}
+	return e.aliases[k]
 }
 
 // flight is one fetch that every request for its token shares.
@@ -112,7 +137,7 @@ type flight struct {
 func newCache(cfg cacheConfig, fetch func(context.Context, string) (Credentials, error), m *metrics, log *slog.Logger) *cache {
 	cfg.applyDefaults()
 	life, stop := context.WithCancel(context.Background())
-	return &cache{
+	c := &cache{
 		cfg:     cfg,
 		fetch:   fetch,
 		refresh: newLimiter(cfg.refreshQPS, max(1, int(cfg.refreshQPS)), cfg.now),
@@ -121,9 +146,12 @@ func newCache(cfg cacheConfig, fetch func(context.Context, string) (Credentials,
 		life:    life,
 		stop:    stop,
 		entries: map[tokenKey]*list.Element{},
+		pods:    map[podKey]*list.Element{},
 		lru:     list.New(),
 		flights: map[tokenKey]*flight{},
 	}
+	c.turn = func(ctx context.Context) error { return c.refresh.wait(ctx, time.Hour) }
+	return c
 }
 
 func (c *cache) caching() bool { return c.cfg.maxEntries > 0 && c.cfg.maxRefresh > 0 }
@@ -145,8 +173,7 @@ func (c *cache) lookup(key tokenKey, now time.Time) (Credentials, bool) {
 		return Credentials{}, false
 	}
 	e := el.Value.(*entry)
-	if (!e.tok.expires.IsZero() && !now.Before(e.tok.expires)) || e.creds.Expiration.Sub(now) <= c.cfg.minServe ||
-		(c.nearExpiry(e, now) && !now.Before(e.retryAt)) {
+	if exp := e.expiryOf(key); (!exp.IsZero() && !now.Before(exp)) || !c.servableLocked(e, now) {
 		c.mu.Unlock()
 		return Credentials{}, false
 	}
@@ -159,10 +186,20 @@ func (c *cache) lookup(key tokenKey, now time.Time) (Credentials, bool) {
 	return creds, true
 }
 
-// get returns credentials for tok: cached ones, or the result of the one
-// fetch in flight for it. A request that gives up (ctx) does not cancel the
-// fetch; the result is cached for the pod's retry.
+// servableLocked: e's credentials can be handed out as they are, without
+// trying to refresh them first.
+func (c *cache) servableLocked(e *entry, now time.Time) bool {
+	return e.creds.Expiration.Sub(now) > c.cfg.minServe && (!c.nearExpiry(e, now) || now.Before(e.retryAt))
+}
+
+// get returns credentials for tok: cached ones, its pod's if tok is the
+// pod's rotated token, or the result of the one fetch in flight for it. A
+// request that gives up (ctx) does not cancel the fetch; the result is
+// cached for the pod's retry.
 func (c *cache) get(ctx context.Context, tok podToken) (Credentials, error) {
+	if creds, ok := c.reuse(ctx, tok); ok {
+		return creds, nil
+	}
 	now := c.cfg.now()
 	c.mu.Lock()
 	if el := c.entries[tok.key]; el != nil {
@@ -267,15 +304,21 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		if el != nil {
 			e = el.Value.(*entry)
 			c.lru.MoveToFront(el)
+			c.addTokenLocked(el, tok)
 		} else {
-			e = &entry{}
-			c.entries[tok.key] = c.lru.PushFront(e)
+			// EKS Auth accepted tok, so the pod it names is its own.
+			e = &entry{tok: tok, pod: tok.pod}
+			el = c.lru.PushFront(e)
+			c.entries[tok.key] = el
+			if e.pod.ok() {
+				c.pods[e.pod] = el
+			}
 			for c.lru.Len() > c.cfg.maxEntries {
 				c.removeLocked(c.lru.Back())
 				c.metrics.cache(stateEvicted)
 			}
 		}
-		e.tok, e.creds, e.fetched = tok, creds, now
+		e.creds, e.fetched = creds, now
 		e.refreshAt = now.Add(c.refreshInterval(creds.Expiration.Sub(now)))
 		e.retryAt, e.failures = time.Time{}, 0
 	case err == nil:
@@ -336,7 +379,46 @@ func (c *cache) retryDelay(n int, left time.Duration) time.Duration {
 func (c *cache) removeLocked(el *list.Element) {
 	e := el.Value.(*entry)
 	delete(c.entries, e.tok.key)
+	for k := range e.aliases {
+		delete(c.entries, k)
+	}
+	if c.pods[e.pod] == el {
+		delete(c.pods, e.pod)
+	}
 	c.lru.Remove(el)
+}
+
+// addTokenLocked makes tok, a token of el's pod, one of el's: the one
+// refreshes use if it expires last. Beyond maxAliases, the token that
+// expires first is forgotten (asked for again, it is verified again).
+func (c *cache) addTokenLocked(el *list.Element, tok podToken) {
+	e := el.Value.(*entry)
+	if tok.key == e.tok.key {
+		e.tok = tok
+		return
+	}
+	if e.aliases == nil {
+		e.aliases = map[tokenKey]time.Time{}
+	}
+	if tok.expires.After(e.tok.expires) {
+		e.aliases[e.tok.key] = e.tok.expires
+		delete(e.aliases, tok.key)
+		e.tok = tok
+	} else {
+		e.aliases[tok.key] = tok.expires
+	}
+	c.entries[tok.key] = el
+	for len(e.aliases) > maxAliases {
+		var first tokenKey
+		var firstExp time.Time
+		for k, exp := range e.aliases {
+			if firstExp.IsZero() || exp.Before(firstExp) {
+				first, firstExp = k, exp
+			}
+		}
+		delete(e.aliases, first)
+		delete(c.entries, first)
+	}
 }
 
 // runRefresher refreshes due entries and drops expired ones until ctx ends.
@@ -356,10 +438,13 @@ func (c *cache) runRefresher(ctx context.Context) {
 // sweep drops unservable entries and starts background refreshes, at most
 // refreshQPS per second, for entries that are due and still wanted: some
 // pod holds unexpired credentials from them, and their token has not
-// expired (EKS Auth would refuse it).
+// expired (EKS Auth would refuse it). Waiting for a turn can take seconds
+// when many entries are due, and meanwhile a pod's own request may have
+// refreshed an entry, or its credentials may have lapsed unused; so each
+// entry is checked again, under the lock, once its turn has come.
 func (c *cache) sweep(ctx context.Context) {
 	now := c.cfg.now()
-	var due []podToken
+	var due []tokenKey
 	c.mu.Lock()
 	for el := c.lru.Front(); el != nil; {
 		next := el.Next()
@@ -368,8 +453,8 @@ func (c *cache) sweep(ctx context.Context) {
 		case e.creds.Expiration.Sub(now) <= c.cfg.minServe:
 			c.removeLocked(el)
 			c.metrics.cache(stateEvicted)
-		case now.Before(e.refreshAt) || now.Before(e.retryAt) || c.flights[e.tok.key] != nil:
-		case !now.Before(e.servedUntil) || (!e.tok.expires.IsZero() && !now.Before(e.tok.expires)):
+		case !c.dueLocked(e, now):
+		case !c.wantedLocked(e, now):
 			if !e.idle {
 				e.idle = true
 				c.metrics.cache(stateIdle)
@@ -378,21 +463,36 @@ func (c *cache) sweep(ctx context.Context) {
 					"expiration", e.creds.Expiration)
 			}
 		default:
-			due = append(due, e.tok)
+			due = append(due, e.tok.key)
 		}
 		el = next
 	}
 	c.mu.Unlock()
-	for _, tok := range due {
-		if err := c.refresh.wait(ctx, time.Hour); err != nil {
+	for _, key := range due {
+		if err := c.turn(ctx); err != nil {
 			return
 		}
+		now := c.cfg.now()
 		c.mu.Lock()
-		if el := c.entries[tok.key]; el != nil && c.flights[tok.key] == nil {
-			c.flightLocked(el.Value.(*entry).tok, true)
+		if el := c.entries[key]; el != nil {
+			if e := el.Value.(*entry); e.creds.Expiration.Sub(now) > c.cfg.minServe && c.dueLocked(e, now) && c.wantedLocked(e, now) {
+				c.flightLocked(e.tok, true)
+			}
 		}
 		c.mu.Unlock()
 	}
+}
+
+// dueLocked: e's refresh time has come, it is not backing off after a
+// failure, and no fetch for it is in flight.
+func (c *cache) dueLocked(e *entry, now time.Time) bool {
+	return !now.Before(e.refreshAt) && !now.Before(e.retryAt) && c.flights[e.tok.key] == nil
+}
+
+// wantedLocked: some pod still holds unexpired credentials from e, and its
+// token is still one EKS Auth would take.
+func (c *cache) wantedLocked(e *entry, now time.Time) bool {
+	return now.Before(e.servedUntil) && (e.tok.expires.IsZero() || now.Before(e.tok.expires))
 }
 
 // close cancels fetches in flight and waits for them.

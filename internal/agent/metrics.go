@@ -26,6 +26,7 @@ const (
 	stateRefreshed = "refreshed" // background refresh succeeded
 	stateEvicted   = "evicted"   // removed: expired, irrecoverable error, or LRU bound
 	stateIdle      = "idle"      // background refresh stopped: nobody asked since its credentials expired
+	stateReused    = "reused"    // a pod's rotated token, verified, served the pod's cached credentials
 )
 
 func newMetrics(reg prometheus.Registerer, entries func() float64) (*metrics, error) {
@@ -36,7 +37,7 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) (*metrics, er
 		}, []string{"code"}),
 		cacheState: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pod_identity_cache_state",
-			Help: "Credential cache events: hit, miss, stale, refreshed, evicted, idle.",
+			Help: "Credential cache events: hit, miss, stale, refreshed, evicted, idle, reused.",
 		}, []string{"state"}),
 		cacheErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pod_identity_cache_errors",

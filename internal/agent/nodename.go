@@ -6,18 +6,34 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// withNodeName adds the node's name to each AssumeRoleForPodIdentity body
-// as `eksNodeName`, the member newer AWS agents send and EKS Auth (and our
-// server's audit log) take. The pinned eksauth client predates the member,
-// so it is added to the serialized JSON, before the request is signed.
-func withNodeName(node string) func(*middleware.Stack) error {
+// nodeMembers are what the agent says about its node in every
+// AssumeRoleForPodIdentity body: `eksNodeName`, `instanceId` and `zone`,
+// the members newer AWS agents send and EKS Auth (and our server's audit
+// log) take. Empty ones are left out.
+func nodeMembers(cfg EKSAuthConfig) map[string]string {
+	m := map[string]string{}
+	for name, v := range map[string]string{"eksNodeName": cfg.NodeName, "instanceId": cfg.InstanceID, "zone": cfg.Zone} {
+		if v != "" {
+			m[name] = v
+		}
+	}
+	return m
+}
+
+// withBodyMembers adds members to each request's JSON body. The pinned
+// eksauth client predates them, so they are added to the serialized JSON,
+// before the request is signed.
+func withBodyMembers(add map[string]string) func(*middleware.Stack) error {
+	names := slices.Sorted(maps.Keys(add))
 	return func(stack *middleware.Stack) error {
-		return stack.Serialize.Add(middleware.SerializeMiddlewareFunc("PodIdentityNodeName",
+		return stack.Serialize.Add(middleware.SerializeMiddlewareFunc("PodIdentityNodeMembers",
 			func(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
 				req, ok := in.Request.(*smithyhttp.Request)
 				if !ok || req.GetStream() == nil {
@@ -29,9 +45,11 @@ func withNodeName(node string) func(*middleware.Stack) error {
 				}
 				var members map[string]json.RawMessage
 				if err := json.Unmarshal(body, &members); err != nil {
-					return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("adding eksNodeName: %w", err)
+					return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("adding %v to the request: %w", names, err)
 				}
-				members["eksNodeName"], _ = json.Marshal(node)
+				for _, name := range names {
+					members[name], _ = json.Marshal(add[name])
+				}
 				if body, err = json.Marshal(members); err != nil {
 					return middleware.SerializeOutput{}, middleware.Metadata{}, err
 				}

@@ -40,7 +40,20 @@ type podToken struct {
 	namespace      string
 	serviceAccount string
 	podName        string
+	// pod names the pod the token is bound to, to find the pod's cached
+	// credentials when the kubelet rotates its token. Parsed, not
+	// verified: it may be used only after the token's signature is (see
+	// reuse.go), or because EKS Auth accepted the token.
+	pod podKey
 }
+
+// podKey identifies one pod (and the service account its token is for)
+// across its token's rotations. Its zero value names no pod.
+type podKey struct {
+	issuer, namespace, serviceAccount, serviceAccountUID, podUID string
+}
+
+func (k podKey) ok() bool { return k.podUID != "" && k.namespace != "" && k.serviceAccount != "" }
 
 // errBadToken is a token the agent refuses before asking upstream (400).
 type errBadToken struct{ msg string }
@@ -73,15 +86,18 @@ func parseToken(raw string, now time.Time) (podToken, error) {
 		return podToken{}, badToken("Service account token cannot be parsed: header has no alg")
 	}
 	var claims struct {
+		Iss        string          `json:"iss"`
 		Exp        json.RawMessage `json:"exp"`
 		Nbf        json.RawMessage `json:"nbf"`
 		Kubernetes struct {
 			Namespace string `json:"namespace"`
 			Pod       struct {
 				Name string `json:"name"`
+				UID  string `json:"uid"`
 			} `json:"pod"`
 			ServiceAccount struct {
 				Name string `json:"name"`
+				UID  string `json:"uid"`
 			} `json:"serviceaccount"`
 		} `json:"kubernetes.io"`
 	}
@@ -113,6 +129,8 @@ func parseToken(raw string, now time.Time) (podToken, error) {
 		namespace:      k.Namespace,
 		serviceAccount: k.ServiceAccount.Name,
 		podName:        k.Pod.Name,
+		pod: podKey{issuer: claims.Iss, namespace: k.Namespace, serviceAccount: k.ServiceAccount.Name,
+			serviceAccountUID: k.ServiceAccount.UID, podUID: k.Pod.UID},
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,9 +55,40 @@ func (e *UpstreamError) Unwrap() error { return e.Err }
 
 // Irrecoverable errors say the token or its association is gone for good:
 // cached credentials for the token are dropped (as the AWS agent does).
+// An error about the node's own credentials says nothing about the pod's
+// and is never irrecoverable: the AWS agent, which keys on the code alone,
+// drops every pod's still-valid credentials when the node's session
+// expires, though a rotated node session would fix it minutes later.
 func (e *UpstreamError) irrecoverable() bool {
+	if e.nodeCredentials() {
+		return false
+	}
 	switch e.Code {
 	case "ResourceNotFoundException", "ExpiredTokenException", "InvalidTokenException", "AccessDeniedException":
+		return true
+	}
+	return false
+}
+
+// nodeCredentials reports whether EKS Auth refused the request's signature,
+// that is the node's credentials, rather than the pod's token. EKS Auth
+// answers a pod's expired token with 400 ExpiredTokenException ("The
+// specified Kubernetes service account token is expired", its API model
+// says); AWS's signature layer answers an expired node session with 403
+// ExpiredTokenException ("The security token included in the request is
+// expired"), and an unknown or mis-signed key with 403
+// UnrecognizedClientException or InvalidSignatureException. 403 is never a
+// verdict on the pod: EKS Auth's own errors are all 400, 404, 429 or 5xx.
+func (e *UpstreamError) nodeCredentials() bool {
+	switch {
+	case e.Status == http.StatusForbidden:
+		return true
+	case e.Code == "ExpiredTokenException" && strings.Contains(strings.ToLower(e.Message), "security token included in the request"):
+		return true
+	}
+	switch e.Code {
+	case "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
+		"MissingAuthenticationTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch":
 		return true
 	}
 	return false
@@ -97,9 +129,11 @@ type EKSAuthConfig struct {
 	Endpoint string
 	// DialTimeout bounds connecting (default 500ms, as the AWS agent).
 	DialTimeout time.Duration
-	// NodeName, when set, is sent as eksNodeName, so the server's audit log
-	// says which node asked.
-	NodeName string
+	// NodeName, InstanceID and Zone, when set, are sent as eksNodeName,
+	// instanceId and zone, so the server's audit log says which node asked.
+	NodeName   string
+	InstanceID string
+	Zone       string
 }
 
 // NewEKSAuth is the Upstream of the real aws-sdk-go-v2 EKS Auth client,
@@ -126,8 +160,8 @@ func NewEKSAuth(cfg EKSAuthConfig) Upstream {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
-		if cfg.NodeName != "" {
-			o.APIOptions = append(o.APIOptions, withNodeName(cfg.NodeName))
+		if m := nodeMembers(cfg); len(m) > 0 {
+			o.APIOptions = append(o.APIOptions, withBodyMembers(m))
 		}
 	})
 	return &eksAuth{client: client, cluster: cfg.ClusterName}

@@ -101,8 +101,13 @@ func TestEKSAuthErrors(t *testing.T) {
 			UpstreamError{Status: 400, Code: "InvalidTokenException", Message: "bad", RequestID: "req-1"}, true, false},
 		{"expired token", 400, "ExpiredTokenException", `{"message":"old"}`,
 			UpstreamError{Status: 400, Code: "ExpiredTokenException", Message: "old", RequestID: "req-1"}, true, false},
-		{"access denied", 403, "AccessDeniedException", `{"message":"no"}`,
-			UpstreamError{Status: 403, Code: "AccessDeniedException", Message: "no", RequestID: "req-1"}, true, false},
+		{"access denied", 400, "AccessDeniedException", `{"message":"no"}`,
+			UpstreamError{Status: 400, Code: "AccessDeniedException", Message: "no", RequestID: "req-1"}, true, false},
+		// 403s are about the node's credentials, never the pod's token.
+		{"node not allowed", 403, "AccessDeniedException", `{"message":"not authorized to perform: eks-auth:AssumeRoleForPodIdentity"}`,
+			UpstreamError{Status: 403, Code: "AccessDeniedException", Message: "not authorized to perform: eks-auth:AssumeRoleForPodIdentity", RequestID: "req-1"}, false, false},
+		{"node session expired", 403, "ExpiredTokenException", `{"message":"The security token included in the request is expired"}`,
+			UpstreamError{Status: 403, Code: "ExpiredTokenException", Message: "The security token included in the request is expired", RequestID: "req-1"}, false, false},
 		{"invalid parameter", 400, "InvalidParameterException", `{"message":"p"}`,
 			UpstreamError{Status: 400, Code: "InvalidParameterException", Message: "p", RequestID: "req-1"}, false, false},
 		{"throttled", 429, "ThrottlingException", `{"message":"Rate exceeded"}`,
@@ -164,8 +169,9 @@ func TestEKSAuthMalformedAnswer(t *testing.T) {
 	}
 }
 
-// The node's name travels as eksNodeName, as newer AWS agents send it, next
-// to the members the client serializes itself.
+// The node's name, instance and zone travel as eksNodeName, instanceId and
+// zone, as newer AWS agents send them, next to the members the client
+// serializes itself; unknown ones are left out.
 func TestEKSAuthSendsNodeName(t *testing.T) {
 	fake := &fakeEKSAuth{answer: func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "application/json")
@@ -181,10 +187,24 @@ func TestEKSAuthSendsNodeName(t *testing.T) {
 	if _, err := up.AssumeRoleForPodIdentity(context.Background(), "the-token"); err != nil {
 		t.Fatal(err)
 	}
-	if b := fake.bodies[0]; b["eksNodeName"] != "ip-10-0-0-7" || b["token"] != "the-token" {
-		t.Errorf("body %v, want the token and eksNodeName", b)
+	want := map[string]any{"token": "the-token", "eksNodeName": "ip-10-0-0-7"}
+	if diff := cmp.Diff(want, fake.bodies[0]); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
 	}
 	if cl := fake.seen[0].ContentLength; cl <= 0 {
 		t.Errorf("Content-Length %d after the body grew", cl)
+	}
+
+	up = NewEKSAuth(EKSAuthConfig{
+		AWS: aws.Config{Region: "us-west-2",
+			Credentials: credentials.NewStaticCredentialsProvider("AKIANODE000000000000", "node-secret", "")},
+		ClusterName: "demo", Endpoint: srv.URL, NodeName: "ip-10-0-0-7", InstanceID: "i-0123456789abcdef0", Zone: "us-west-2a",
+	})
+	if _, err := up.AssumeRoleForPodIdentity(context.Background(), "the-token"); err != nil {
+		t.Fatal(err)
+	}
+	want["instanceId"], want["zone"] = "i-0123456789abcdef0", "us-west-2a"
+	if diff := cmp.Diff(want, fake.bodies[1]); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
 	}
 }

@@ -3,12 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,71 +28,29 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) > 0 && args[0] == "initialize" {
 		return runAgentInitialize(args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("podidentity agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		clusterName, endpoint, metricsAddress, verbosity, logFormat string
-		nodeName                                                    string
-		port, probePort, metricsPort, maxServiceQPS, maxCacheSize   int
-		maxRequestQPS                                               int
-		retention                                                   time.Duration
-		bindHosts                                                   = hostList{hosts: agent.DefaultBindHosts}
-	)
-	fs.StringVar(&clusterName, "cluster-name", "", "name of the cluster the agent runs on (required)")
-	fs.StringVar(&clusterName, "c", "", "shorthand for --cluster-name")
-	fs.IntVar(&port, "port", agent.DefaultPort, "port of the credential endpoint (0: any free port)")
-	fs.IntVar(&port, "p", agent.DefaultPort, "shorthand for --port")
-	fs.StringVar(&endpoint, "endpoint", "", "EKS Auth endpoint URL, e.g. a podidentity server's (default: the region's EKS Auth)")
-	fs.IntVar(&probePort, "probe-port", agent.DefaultProbePort, "port of /healthz and /readyz on 127.0.0.1")
-	fs.StringVar(&metricsAddress, "metrics-address", agent.DefaultMetricsAddress, "address of the Prometheus /metrics endpoint")
-	fs.IntVar(&metricsPort, "metrics-port", agent.DefaultMetricsPort, "port of the Prometheus /metrics endpoint")
-	fs.IntVar(&maxServiceQPS, "max-service-qps", agent.DefaultRefreshQPS, "background refreshes per second to EKS Auth at most")
-	fs.Var(&bindHosts, "bind-hosts", "hosts to serve credentials on, comma-separated or repeated")
-	fs.Var(&bindHosts, "b", "shorthand for --bind-hosts")
-	fs.IntVar(&maxCacheSize, "max-cache-size", agent.DefaultMaxCacheSize, "tokens whose credentials are cached at most (0 disables caching)")
-	fs.DurationVar(&retention, "max-credential-retention-before-renewal", agent.DefaultMaxRefresh,
-		"longest credentials are kept before they are refreshed (0 disables caching)")
-	fs.IntVar(&maxRequestQPS, "max-request-qps", agent.DefaultRequestQPS,
-		"pods' requests per second answered at most; more wait up to 1s for a turn, then get 429 (0: unlimited)")
-	fs.StringVar(&verbosity, "verbosity", "info", "log level: trace, debug, info, warn, error (panic is error)")
-	fs.StringVar(&verbosity, "v", "info", "shorthand for --verbosity")
-	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
-	fs.StringVar(&nodeName, "node-name", "", "this node's name, sent to EKS Auth as eksNodeName (the chart passes spec.nodeName)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	f, code := parseAgentFlags(args, stderr)
+	if f == nil {
+		return code
 	}
-	var problems []string
-	if fs.NArg() > 0 {
-		problems = append(problems, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	}
-	if clusterName == "" {
-		problems = append(problems, "--cluster-name is required")
-	}
-	for _, p := range []struct {
-		name string
-		v    int
-	}{{"--port", port}, {"--probe-port", probePort}, {"--metrics-port", metricsPort}} {
-		if p.v < 0 || p.v > 65535 {
-			problems = append(problems, fmt.Sprintf("%s %d is not a port", p.name, p.v))
-		}
-	}
-	level, ok := logLevels[strings.ToLower(verbosity)]
-	if !ok {
-		problems = append(problems, fmt.Sprintf("--verbosity %q is not one of trace, debug, info, warn, error, panic", verbosity))
-	}
-	if logFormat != "json" && logFormat != "text" {
-		problems = append(problems, fmt.Sprintf("--log-format %q is not json or text", logFormat))
-	}
-	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "podidentity agent: %s\n", strings.Join(problems, "; "))
-		return 2
-	}
+	clusterName, endpoint, metricsAddress := f.clusterName, f.endpoint, f.metricsAddress
+	port, probePort, metricsPort, maxServiceQPS := f.port, f.probePort, f.metricsPort, f.maxServiceQPS
+	maxCacheSize, maxRequestQPS, retention, level := f.maxCacheSize, f.maxRequestQPS, f.retention, f.level
+	logFormat := f.logFormat
 	log := newLogger(pconfig.Log{Level: level, Format: logFormat}, stderr)
 
 	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSRegion())
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity agent: loading the node's AWS configuration: %v\n", err)
 		return 1
+	}
+	if f.rotateCredentials {
+		// As the AWS agent: the node's credentials come from the shared
+		// credentials file alone, read again whenever it changes. Set here,
+		// not as a LoadDefaultConfig option, which would wrap it in a cache
+		// that never looks again at credentials without an expiry.
+		path := agent.DefaultSharedCredentialsFile()
+		awsCfg.Credentials = agent.NewSharedCredentialsFile(path, os.Getenv("AWS_PROFILE"), log)
+		log.Info("node credentials are read from the shared credentials file whenever it changes", "file", path)
 	}
 	if awsCfg.Region == "" {
 		fmt.Fprintln(stderr, "podidentity agent: no AWS region: set AWS_REGION (EKS Auth is regional)")
@@ -102,9 +59,16 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	verifier, keysFrom, err := agentKeys(f, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
+		return 1
+	}
 	cfg := agent.Config{
-		Upstream:     agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: clusterName, Endpoint: endpoint, NodeName: nodeName}),
-		BindHosts:    bindHosts.hosts,
+		Verifier: verifier,
+		Upstream: agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: clusterName, Endpoint: endpoint,
+			NodeName: f.nodeName, InstanceID: f.instanceID, Zone: f.zone}),
+		BindHosts:    f.bindHosts.hosts,
 		Port:         anyPortIfZero(port),
 		ProbeAddr:    "127.0.0.1:" + strconv.Itoa(probePort),
 		MetricsAddr:  joinHostPort(metricsAddress, metricsPort),
@@ -145,7 +109,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "podidentity agent metrics on %s\n", a.MetricsURL())
 	log.Info("agent starting", "cluster", clusterName, "region", awsCfg.Region, "endpoint", endpointLabel(endpoint),
 		"max_cache_size", maxCacheSize, "max_refresh", retention, "max_service_qps", maxServiceQPS,
-		"max_request_qps", maxRequestQPS, "version", version())
+		"max_request_qps", maxRequestQPS, "rotate_credentials", f.rotateCredentials, "node", f.nodeName,
+		"instance_id", f.instanceID, "zone", f.zone, "token_keys", keysFrom, "version", version())
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
 		return 1

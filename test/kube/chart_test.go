@@ -199,6 +199,15 @@ func TestHelmChart(t *testing.T) {
 			if got := dig(ds, "spec", "template", "spec", "initContainers", 0, "securityContext", "capabilities", "add", 0); got != "NET_ADMIN" {
 				t.Errorf("the agent's init container has capability %v, want NET_ADMIN", got)
 			}
+			// Rotated tokens are verified with the API server's keys: the
+			// agent's pod mounts its token, may read /openid/v1/jwks, and
+			// keeps the keys on the node.
+			if dig(ds, "spec", "template", "spec", "automountServiceAccountToken") != true || !slices.Contains(args, "--jwks-cache-file=/var/lib/podidentity-agent/jwks.json") {
+				t.Errorf("the agent cannot read the cluster's keys: args %q", args)
+			}
+			if b := r.find("ClusterRoleBinding", "agent-issuer-discovery"); b == nil || dig(b, "roleRef", "name") != "system:service-account-issuer-discovery" {
+				t.Errorf("the agent's issuer-discovery binding is %v", b)
+			}
 		}},
 		{"cert-manager installed", []string{"--api-versions=cert-manager.io/v1/Certificate"}, func(t *testing.T, r *rendered) {
 			if r.count("Certificate") != 2 || r.count("Issuer") != 2 || r.find("Secret", "webhook-tls") != nil {
@@ -213,7 +222,14 @@ func TestHelmChart(t *testing.T) {
 				t.Error("no caBundle")
 			}
 		}},
-		{"no TokenReview", []string{"server.cluster.tokenReview.enabled=false", "server.cluster.allowAnonymousDiscovery=false"}, func(t *testing.T, r *rendered) {
+		{"no TokenReview", []string{"server.cluster.tokenReview.enabled=false", "server.cluster.allowAnonymousDiscovery=false",
+			"agent.verifyRotatedTokens=false"}, func(t *testing.T, r *rendered) {
+			if args := r.containerArgs(t, "DaemonSet", "agent"); !slices.Contains(args, "--jwks-url=none") {
+				t.Errorf("agent args %q: without verifyRotatedTokens the agent must not look for keys", args)
+			}
+			if got := dig(r.find("DaemonSet", "agent"), "spec", "template", "spec", "automountServiceAccountToken"); got != false {
+				t.Errorf("the agent mounts a token (%v) it does not need", got)
+			}
 			if n := r.count("ClusterRole") + r.count("ClusterRoleBinding") + r.count("Role") + r.count("RoleBinding"); n != 0 {
 				t.Errorf("%d RBAC objects, want none", n)
 			}
