@@ -74,8 +74,9 @@ trap cleanup_on_failure ERR
 for key in vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forward; do
   echo "$key=$(sysctl -n "$key")" >>"$dir/sysctls"
 done
-# Paths the kubelet, CNI and containerd write whatever their settings.
-for path in /var/lib/kubelet /var/lib/cni /var/log/containers /run/containerd; do
+# Paths the kubelet, CNI and containerd write whatever their settings, and
+# the agent's key cache (the chart's agent.keysHostPath).
+for path in /var/lib/kubelet /var/lib/cni /var/log/containers /run/containerd /var/lib/podidentity-agent; do
   [ -e "$path" ] || echo "$path" >>"$dir/created-paths"
 done
 # The agent's addresses, if this machine already has them, stay at the end.
