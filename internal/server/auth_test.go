@@ -109,6 +109,22 @@ func TestPassRole(t *testing.T) {
 	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
 		AssociationId: id, TargetRoleArn: aws.String(foreign)})
 	wantDenied(t, err, tenantARN, "iam:PassRole", foreign)
+	// A path is not part of a role's identity for STS, which would assume
+	// role Admin for these ARNs: "team-a-*" matching "team-a-x/Admin"
+	// passes nothing.
+	const pathAdmin, pathForeign = "arn:aws:iam::111122223333:role/team-a-x/Admin", "arn:aws:iam::444455556666:role/team-a-x/Admin"
+	_, err = tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("kube-system"), ServiceAccount: aws.String("evil"), RoleArn: aws.String(pathAdmin)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", admin)
+	_, err = tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("kube-system"), ServiceAccount: aws.String("evil"), RoleArn: aws.String(testRole), TargetRoleArn: aws.String(pathForeign)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", "arn:aws:iam::444455556666:role/Admin")
+	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: id, RoleArn: aws.String(pathAdmin)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", admin)
+	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: id, TargetRoleArn: aws.String(pathForeign)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", "arn:aws:iam::444455556666:role/Admin")
 
 	// Nothing was written: one association, with the tenant's roles.
 	list, err := e.eks.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String("demo")})
