@@ -176,7 +176,7 @@ func TestConfiguredHostnames(t *testing.T) {
 	cfg, err := config.Parse([]byte(`
 accountId: "111122223333"
 storage: memory
-hostnames: ["podidentity.example.com"]
+hostnames: ["podidentity.example.com", "default-port.example.com:80"]
 clusters: [{name: demo, issuer: https://issuer.example/demo, discovery: true}]
 auth:
   principals:
@@ -200,6 +200,10 @@ log: {level: error}
 	defer cancel()
 	if _, err := client("http://podidentity.example.com:"+port).ListClusters(ctx, &eks.ListClustersInput{}); err != nil {
 		t.Errorf("signed for a configured name: %v", err)
+	}
+	// The SDK leaves the default port out of the Host it signs.
+	if _, err := client("http://default-port.example.com").ListClusters(ctx, &eks.ListClustersInput{}); err != nil {
+		t.Errorf("signed for a configured name with its default port: %v", err)
 	}
 	_, err = client("http://"+addr).ListClusters(ctx, &eks.ListClustersInput{})
 	var api smithy.APIError
