@@ -105,7 +105,22 @@ const ActionPassRole = "iam:PassRole"
 // AuthorizePassRole reports whether principal may name roleARN as an
 // association's role or target role. A role outside every grant's
 // PassRoles is denied as IAM denies iam:PassRole.
+//
+// PassRole must hold for the ARN as given and for the role it names:
+// STS finds a role by account and name alone, ignoring the path, so
+// "role/team-a-x/Admin" is assumed as role Admin (whatever its real
+// path), yet matches the pattern "role/team-a-*" because '*' crosses '/'.
 func (p *Policy) AuthorizePassRole(principal any, roleARN string) error {
+	if err := p.authorizePassRole(principal, roleARN); err != nil {
+		return err
+	}
+	if r, err := pi.ParseRoleARN("roleArn", roleARN); err == nil && r.Path != "/" {
+		return p.authorizePassRole(principal, "arn:"+r.Partition+":iam::"+r.AccountID+":role/"+r.Name)
+	}
+	return nil
+}
+
+func (p *Policy) authorizePassRole(principal any, roleARN string) error {
 	return p.decide(principal, ActionPassRole, clip(roleARN), func(g Grant) bool { return iamglob.MatchAny(g.PassRoles, roleARN) })
 }
 

@@ -103,35 +103,51 @@ func TestResourceNamesAreCaseSensitive(t *testing.T) {
 func TestPassRole(t *testing.T) {
 	tenant := Principal{ARN: "arn:aws:iam::111122223333:user/team-a", AccessKeyID: "AKIATEAMA",
 		Grant: Grant{Actions: []string{"eks:*"}, Clusters: []string{"team-a"},
-			PassRoles: []string{"arn:aws:iam::111122223333:role/team-a/*", "arn:aws:iam::*:role/team-a-target"}}}
+			PassRoles: []string{"arn:aws:iam::111122223333:role/team-a-*", "arn:aws:iam::111122223333:role/teams/team-a-*", "arn:aws:iam::*:role/team-a-target-*"}}}
 	none := Principal{ARN: "arn:aws:iam::111122223333:user/reader", AccessKeyID: "AKIAREADER",
 		Grant: Grant{Actions: []string{"eks:List*"}, Clusters: []string{"*"}}}
 	deployer := &pi.SessionPrincipal{RoleARN: "arn:aws:iam::111122223333:role/deployer", AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/deployer/s"}
 	p, err := NewPolicy([]Principal{tenant, none}, []RoleGrant{{RoleARN: "arn:aws:iam::111122223333:role/deployer",
-		Grant: Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}, PassRoles: []string{"arn:aws:iam::111122223333:role/app-?"}}}}, nil)
+		Grant: Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}, PassRoles: []string{"arn:aws:iam::111122223333:role/app-?", "arn:aws:iam::111122223333:role/apps/*"}}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		who  any
-		role string
-		ok   bool
+		who   any
+		role  string
+		ok    bool
+		named string // the resource a denial names, when not role
 	}{
-		{&tenant, "arn:aws:iam::111122223333:role/team-a/app", true},
-		{&tenant, "arn:aws:iam::444455556666:role/team-a-target", true},
-		{&tenant, "arn:aws:iam::111122223333:role/team-b/app", false},
-		{&tenant, "arn:aws:iam::111122223333:role/Admin", false},
-		{&tenant, "arn:aws:iam::111122223333:role/TEAM-A/app", false},
-		{&none, "arn:aws:iam::111122223333:role/team-a/app", false},
-		{deployer, "arn:aws:iam::111122223333:role/app-1", true},
-		{deployer, "arn:aws:iam::111122223333:role/app-10", false},
+		{&tenant, "arn:aws:iam::111122223333:role/team-a-app", true, ""},
+		{&tenant, "arn:aws:iam::444455556666:role/team-a-target-s3", true, ""},
+		{&tenant, "arn:aws:iam::111122223333:role/team-b-app", false, ""},
+		{&tenant, "arn:aws:iam::111122223333:role/Admin", false, ""},
+		{&tenant, "arn:aws:iam::111122223333:role/TEAM-A-app", false, ""},
+		{&none, "arn:aws:iam::111122223333:role/team-a-app", false, ""},
+		{deployer, "arn:aws:iam::111122223333:role/app-1", true, ""},
+		{deployer, "arn:aws:iam::111122223333:role/app-10", false, ""},
+		// STS assumes a role by account and name, whatever path the ARN
+		// gives: a path that makes a pattern match ('*' crosses '/') must
+		// not pass a role the patterns do not name. The denial names the
+		// role STS would assume.
+		{&tenant, "arn:aws:iam::111122223333:role/team-a-x/Admin", false, "arn:aws:iam::111122223333:role/Admin"},
+		{&tenant, "arn:aws:iam::444455556666:role/team-a-target-x/Admin", false, "arn:aws:iam::444455556666:role/Admin"},
+		{deployer, "arn:aws:iam::111122223333:role/apps/Admin", false, "arn:aws:iam::111122223333:role/Admin"},
+		{deployer, "arn:aws:iam::111122223333:role/apps/app-1", true, ""},
+		// Both forms must be passable, by one pattern or by two.
+		{&tenant, "arn:aws:iam::111122223333:role/teams/team-a-app", true, ""},
+		{&tenant, "arn:aws:iam::111122223333:role/other/team-a-app", false, ""},
 	}
 	for _, tc := range tests {
 		err := p.AuthorizePassRole(tc.who, tc.role)
 		if (err == nil) != tc.ok {
 			t.Errorf("AuthorizePassRole(%T, %s) = %v, want ok=%v", tc.who, tc.role, err, tc.ok)
 		}
-		if err != nil && (pi.ErrorCode(err) != pi.CodeAccessDenied || !strings.HasSuffix(pi.ErrorMessage(err), " is not authorized to perform: iam:PassRole on resource: "+tc.role)) {
+		named := tc.role
+		if tc.named != "" {
+			named = tc.named
+		}
+		if err != nil && (pi.ErrorCode(err) != pi.CodeAccessDenied || !strings.HasSuffix(pi.ErrorMessage(err), " is not authorized to perform: iam:PassRole on resource: "+named)) {
 			t.Errorf("denial: %v", err)
 		}
 	}

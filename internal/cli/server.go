@@ -99,6 +99,11 @@ type ServerProgram struct {
 // NewServerProgram opens the store, builds the service and binds the
 // listener, so that configuration and port errors surface before Run.
 func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io.Writer) (*ServerProgram, error) {
+	if dev && !loopbackListen(cfg.Listen) {
+		// Anyone who can reach a --dev server is its administrator: it
+		// takes any access key without checking the signature.
+		return nil, fmt.Errorf("--dev accepts any access key as an administrator, so it listens only on a loopback address (127.0.0.1, [::1] or localhost), not %q; use --config with auth.principals to serve other machines", cfg.Listen)
+	}
 	log := newLogger(cfg.Log, logOut)
 	storeOpts, err := storeOptions(cfg.StorageOptions)
 	if err != nil {
@@ -159,6 +164,20 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		log.Warn("DEVELOPMENT MODE: in-memory store, demo cluster, and ANY access key is accepted as an administrator without checking its signature; never expose this server")
 	}
 	return p, nil
+}
+
+// loopbackListen reports whether a listen address binds loopback only. An
+// empty host (":8080") binds every interface.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // printDevBanner shows a --dev user the whole flow, ready to paste.

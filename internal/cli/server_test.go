@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,13 +87,96 @@ func TestDevServerAnswersOnlyLoopbackNames(t *testing.T) {
 	}
 }
 
+// A web page can make a browser POST to the dev server with the signature
+// in the query string and a text/plain body (no CORS preflight); as any
+// access key is an administrator there, the page could create an
+// association naming its own role. Requests a browser marks as coming from
+// a page are refused; the same request from an SDK is served.
+func TestDevServerRefusesWebPages(t *testing.T) {
+	addr := startProgram(t, devConfig(), true)
+	now := time.Now().UTC()
+	create := func(sa string, header http.Header) (int, http.Header, string) {
+		t.Helper()
+		q := url.Values{
+			"X-Amz-Algorithm":     {"AWS4-HMAC-SHA256"},
+			"X-Amz-Credential":    {"AKIAATTACKER00000000/" + now.Format("20060102") + "/us-west-2/eks/aws4_request"},
+			"X-Amz-Date":          {now.Format("20060102T150405Z")},
+			"X-Amz-Expires":       {"300"},
+			"X-Amz-SignedHeaders": {"host"},
+			"X-Amz-Signature":     {strings.Repeat("0", 64)},
+		}
+		body := `{"namespace":"default","serviceAccount":"` + sa + `","roleArn":"arn:aws:iam::123456789012:role/attacker"}`
+		req, err := http.NewRequest("POST", "http://"+addr+"/clusters/demo/pod-identity-associations?"+q.Encode(), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	for name, h := range map[string]http.Header{
+		"Origin":                    {"Origin": {"https://attacker.example"}},
+		"Origin null":               {"Origin": {"null"}},
+		"Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": {"cross-site"}},
+		"Sec-Fetch-Site same-site":  {"Sec-Fetch-Site": {"same-site"}},
+	} {
+		status, hdr, body := create("victim", h)
+		if status != 403 || hdr.Get("X-Amzn-ErrorType") != "AccessDeniedException" || !strings.Contains(body, "refuses requests from web pages") {
+			t.Errorf("%s: %d %s %s, want 403 AccessDeniedException", name, status, hdr.Get("X-Amzn-ErrorType"), body)
+		}
+	}
+	// The request itself is one the dev server serves: only the browser's
+	// marks refuse it. Sec-Fetch-Site none is an address the user typed.
+	if status, _, body := create("victim", nil); status != 200 {
+		t.Fatalf("without browser headers: %d %s", status, body)
+	}
+	if status, _, body := create("typed", http.Header{"Sec-Fetch-Site": {"none"}}); status != 200 {
+		t.Errorf("Sec-Fetch-Site none: %d %s", status, body)
+	}
+}
+
+// --dev makes anyone who reaches the server its administrator, so it
+// refuses to listen beyond loopback.
+func TestDevServerListensOnLoopbackOnly(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:0"} {
+		var stderr strings.Builder
+		// Bounded: without the check the server would serve until ctx ends.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if code := Run(ctx, []string{"server", "--dev", "--listen", listen}, io.Discard, &stderr); code != 1 ||
+			!strings.Contains(stderr.String(), "--dev accepts any access key as an administrator, so it listens only on a loopback address") {
+			t.Errorf("--dev --listen %s: exit %d, %q", listen, code, stderr.String())
+		}
+	}
+	for _, listen := range []string{"127.0.0.1:0", "[::1]:0", "localhost:0"} {
+		cfg := devConfig()
+		cfg.Listen = listen
+		p, err := NewServerProgram(context.Background(), cfg, true, io.Discard)
+		if err != nil {
+			if strings.Contains(err.Error(), "--dev") {
+				t.Errorf("--dev --listen %s: %v", listen, err)
+			}
+			continue // no IPv6 loopback here
+		}
+		p.Close()
+	}
+}
+
 // With hostnames configured, a request signed for another Host is refused
 // naming that host; one signed for a configured name is served.
 func TestConfiguredHostnames(t *testing.T) {
 	cfg, err := config.Parse([]byte(`
 accountId: "111122223333"
 storage: memory
-hostnames: ["podidentity.example.com"]
+hostnames: ["podidentity.example.com", "default-port.example.com:80"]
 clusters: [{name: demo, issuer: https://issuer.example/demo, discovery: true}]
 auth:
   principals:
@@ -116,6 +200,10 @@ log: {level: error}
 	defer cancel()
 	if _, err := client("http://podidentity.example.com:"+port).ListClusters(ctx, &eks.ListClustersInput{}); err != nil {
 		t.Errorf("signed for a configured name: %v", err)
+	}
+	// The SDK leaves the default port out of the Host it signs.
+	if _, err := client("http://default-port.example.com").ListClusters(ctx, &eks.ListClustersInput{}); err != nil {
+		t.Errorf("signed for a configured name with its default port: %v", err)
 	}
 	_, err = client("http://"+addr).ListClusters(ctx, &eks.ListClustersInput{})
 	var api smithy.APIError

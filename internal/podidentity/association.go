@@ -57,6 +57,12 @@ type UpdateAssociationInput struct {
 	DisableSessionTags *bool
 	Policy             *string
 	ClientRequestToken string
+	// Check, when set, sees the association as stored and as the update
+	// leaves it, inside the store's transaction; an error refuses the
+	// update. It is for rules on the change itself that the caller alone
+	// can decide (iam:PassRole when the target role is cleared), checked
+	// against the very row written rather than an earlier read.
+	Check func(before, after *Association) error `json:"-"`
 }
 
 // ListAssociationsInput filters and pages a cluster's associations.

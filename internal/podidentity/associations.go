@@ -156,7 +156,7 @@ func (s *Service) UpdateAssociation(ctx context.Context, in UpdateAssociationInp
 	now := s.now().UTC().Truncate(time.Millisecond)
 	idem := s.idempotency("update/"+in.ClusterName+"/"+in.AssociationID, in.ClientRequestToken, in, now)
 	defer s.lookups.invalidate()
-	return s.withARN(s.store.UpdateAssociation(ctx, in.ClusterName, in.AssociationID, idem, func(a *Association) error {
+	return s.withARN(s.store.UpdateAssociation(ctx, in.ClusterName, in.AssociationID, idem, in.checked(func(a *Association) error {
 		if in.RoleARN != nil {
 			a.RoleARN = *in.RoleARN
 		}
@@ -177,7 +177,21 @@ func (s *Service) UpdateAssociation(ctx context.Context, in UpdateAssociationInp
 		a.ExternalID = s.externalID(a)
 		a.ModifiedAt = now
 		return nil
-	}))
+	})))
+}
+
+// checked runs in.Check after change, with the association as it was.
+func (in UpdateAssociationInput) checked(change func(*Association) error) func(*Association) error {
+	if in.Check == nil {
+		return change
+	}
+	return func(a *Association) error {
+		before := *a
+		if err := change(a); err != nil {
+			return err
+		}
+		return in.Check(&before, a)
+	}
 }
 
 // DeleteAssociation removes an association and returns it as it was.

@@ -109,6 +109,22 @@ func TestPassRole(t *testing.T) {
 	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
 		AssociationId: id, TargetRoleArn: aws.String(foreign)})
 	wantDenied(t, err, tenantARN, "iam:PassRole", foreign)
+	// A path is not part of a role's identity for STS, which would assume
+	// role Admin for these ARNs: "team-a-*" matching "team-a-x/Admin"
+	// passes nothing.
+	const pathAdmin, pathForeign = "arn:aws:iam::111122223333:role/team-a-x/Admin", "arn:aws:iam::444455556666:role/team-a-x/Admin"
+	_, err = tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("kube-system"), ServiceAccount: aws.String("evil"), RoleArn: aws.String(pathAdmin)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", admin)
+	_, err = tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("kube-system"), ServiceAccount: aws.String("evil"), RoleArn: aws.String(testRole), TargetRoleArn: aws.String(pathForeign)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", "arn:aws:iam::444455556666:role/Admin")
+	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: id, RoleArn: aws.String(pathAdmin)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", admin)
+	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: id, TargetRoleArn: aws.String(pathForeign)})
+	wantDenied(t, err, tenantARN, "iam:PassRole", "arn:aws:iam::444455556666:role/Admin")
 
 	// Nothing was written: one association, with the tenant's roles.
 	list, err := e.eks.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String("demo")})
@@ -119,11 +135,37 @@ func TestPassRole(t *testing.T) {
 	if err != nil || *got.Association.RoleArn != testRole || *got.Association.TargetRoleArn != "arn:aws:iam::444455556666:role/team-a-s3" {
 		t.Fatalf("association after refused updates: %+v %v", got, err)
 	}
-	// Clearing the target role passes no role; changing nothing else needs
-	// no PassRole either.
+	// Clearing the target role hands pods the role itself: that needs
+	// PassRole on it, which the tenant has for its own.
 	if _, err := tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
 		AssociationId: id, TargetRoleArn: aws.String("")}); err != nil {
 		t.Errorf("clearing the target role: %v", err)
+	}
+	// An association whose first hop the tenant may not pass: clearing its
+	// target would give the pods the hop role's credentials.
+	const hop = "arn:aws:iam::111122223333:role/hop"
+	chained, err := e.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("team-a"), ServiceAccount: aws.String("chained"), RoleArn: aws.String(hop),
+		TargetRoleArn: aws.String("arn:aws:iam::444455556666:role/team-a-s3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: chained.Association.AssociationId, TargetRoleArn: aws.String("")})
+	wantDenied(t, err, tenantARN, "iam:PassRole", hop)
+	got, err = e.eks.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String("demo"), AssociationId: chained.Association.AssociationId})
+	if err != nil || *got.Association.TargetRoleArn == "" {
+		t.Fatalf("association after a refused clearing: %+v %v", got, err)
+	}
+	// Clearing it while naming a role the tenant may pass is allowed;
+	// an update that keeps the target needs no PassRole on the hop.
+	if _, err := tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: chained.Association.AssociationId, DisableSessionTags: aws.Bool(true)}); err != nil {
+		t.Errorf("an update keeping the target role: %v", err)
+	}
+	if _, err := tenant.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		AssociationId: chained.Association.AssociationId, RoleArn: aws.String(testRole), TargetRoleArn: aws.String("")}); err != nil {
+		t.Errorf("clearing the target role and naming the tenant's own role: %v", err)
 	}
 	// The tenant stays in its cluster.
 	_, err = tenant.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("other"),

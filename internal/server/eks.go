@@ -109,7 +109,8 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error
 
 // authorizePassRoles checks iam:PassRole for each role a create or update
 // names, before anything is written. nil and "" name no role (an update
-// clearing targetRoleArn passes nothing).
+// clearing targetRoleArn is checked inside the update, which knows whether
+// there was a target).
 func (s *Server) authorizePassRoles(r *http.Request, roles ...*string) error {
 	who := principalFrom(r.Context())
 	for _, role := range roles {
@@ -140,7 +141,17 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request) error
 	if err := s.authorizePassRoles(r, req.RoleARN, req.TargetRoleARN); err != nil {
 		return err
 	}
+	who := principalFrom(r.Context())
 	a, err := s.svc.UpdateAssociation(r.Context(), pi.UpdateAssociationInput{
+		// Clearing the target role passes the role: pods that got the
+		// target role's credentials through it get its own from now on.
+		// Decided inside the update, on the target it actually clears.
+		Check: func(before, after *pi.Association) error {
+			if before.TargetRoleARN != "" && after.TargetRoleARN == "" {
+				return s.authz.AuthorizePassRole(who, after.RoleARN)
+			}
+			return nil
+		},
 		ClusterName:        r.PathValue("name"),
 		AssociationID:      r.PathValue("associationId"),
 		RoleARN:            req.RoleARN,

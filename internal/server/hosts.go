@@ -24,6 +24,29 @@ func (s *Server) foreignHost(r *http.Request) http.Handler {
 	return s.unauthenticated("Unknown", dialectOf(r.URL.Path), func(http.ResponseWriter, *http.Request) error { return err })
 }
 
+// fromWebPage answers a request to a loopback-only server that a web
+// browser sent on behalf of a page. A page on any site can POST to
+// http://127.0.0.1:PORT with the signature in the query string and a
+// text/plain body, which needs no CORS preflight; as the --dev server takes
+// any access key, it could create an association naming its own role. The
+// browser marks such requests and a page cannot unmark them: Origin on
+// every cross-origin request and on POSTs, Sec-Fetch-Site on all of them in
+// current browsers. AWS SDKs and CLIs send neither. Sec-Fetch-Site "none"
+// (an address typed in by the user) and "same-origin" pass.
+func (s *Server) fromWebPage(r *http.Request) http.Handler {
+	if !s.loopbackOnly {
+		return nil
+	}
+	_, origin := r.Header["Origin"]
+	site := strings.ToLower(r.Header.Get("Sec-Fetch-Site"))
+	if !origin && site != "cross-site" && site != "same-site" {
+		return nil
+	}
+	err := pi.Errorf(pi.CodeAccessDenied,
+		"This development server refuses requests from web pages (the request carries an Origin or a cross-site Sec-Fetch-Site header): it accepts any access key, so any site could otherwise act on it. Call it with an AWS SDK or CLI.")
+	return s.unauthenticated("Unknown", dialectOf(r.URL.Path), func(http.ResponseWriter, *http.Request) error { return err })
+}
+
 // isLoopbackHost reports whether a Host header names this machine's
 // loopback interface: localhost, 127.0.0.1 or [::1], with or without a port.
 func isLoopbackHost(host string) bool {

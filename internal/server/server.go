@@ -100,6 +100,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
+	if h := s.fromWebPage(r); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
 	if h := s.uncleanPath(r); h != nil {
 		h.ServeHTTP(w, r)
 		return

@@ -43,7 +43,7 @@ var testPrincipals = []authz.Principal{
 		Grant: authz.Grant{Actions: []string{"eks-auth:AssumeRoleForPodIdentity"}, Clusters: []string{"*"}}},
 	{ARN: tenantARN, AccessKeyID: tenantKey, SecretAccessKey: tenantSecret,
 		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"demo"},
-			PassRoles: []string{testRole, "arn:aws:iam::444455556666:role/team-a-*"}}},
+			PassRoles: []string{testRole, "arn:aws:iam::111122223333:role/team-a-*", "arn:aws:iam::444455556666:role/team-a-*"}}},
 }
 
 // The tenant administers cluster demo and may pass only its own roles.

@@ -94,13 +94,19 @@ func TestSessionPolicyLimitsMintedSessions(t *testing.T) {
 	_, err = limited.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: aws.String("other"), AssociationId: otherA.Association.AssociationId})
 	wantDenied(t, err, who, "eks:DeletePodIdentityAssociation", *otherA.Association.AssociationArn+" with an explicit deny in a session policy")
 
-	// A Deny-only policy takes away what it names and nothing else.
+	// A Deny-only policy allows nothing, as in IAM: the session has what
+	// the grant and the policy both allow.
 	denyTags := session(`{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "eks:*Tag*", "Resource": "*"}}`)
-	if _, err := denyTags.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("other")}); err != nil {
-		t.Errorf("Deny-only policy, DescribeCluster: %v", err)
-	}
+	_, err = denyTags.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("other")})
+	wantDenied(t, err, who, "eks:DescribeCluster", otherARN+" because no session policy allows the eks:DescribeCluster action")
 	_, err = denyTags.ListTagsForResource(ctx, &eks.ListTagsForResourceInput{ResourceArn: aws.String(demoARN)})
 	wantDenied(t, err, who, "eks:ListTagsForResource", demoARN+" with an explicit deny in a session policy")
+	// Element names are IAM's, exactly: a second, lower-case "action"
+	// does not replace the Deny's Action; the policy is malformed and
+	// denies everything.
+	_, err = session(`{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "eks:*", "Resource": "*", "action": "sts:Nothing"}]}`).
+		DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("other")})
+	wantDenied(t, err, who, "eks:DescribeCluster", otherARN+" with an explicit deny in a session policy")
 
 	// Without a policy the role's grant alone decides.
 	if _, err := session("").DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("other")}); err != nil {

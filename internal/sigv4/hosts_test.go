@@ -8,7 +8,7 @@ import (
 )
 
 func TestHostAllowed(t *testing.T) {
-	allowed := []string{"podidentity.example.com", "10.0.0.5:8080", "[fd00::5]:443", "fd00::6"}
+	allowed := []string{"podidentity.example.com", "10.0.0.5:8080", "[fd00::5]:443", "fd00::6", "secure.example.com:443", "plain.example.com:80"}
 	tests := []struct {
 		host string
 		want bool
@@ -21,6 +21,15 @@ func TestHostAllowed(t *testing.T) {
 		{"[fd00::5]:443", true},
 		{"[fd00::6]:8080", true},
 		{"[fd00::6]", true},
+		// SDKs leave default ports out of the Host they sign.
+		{"[fd00::5]", true},
+		{"secure.example.com", true},
+		{"secure.example.com:443", true},
+		{"secure.example.com:80", false},
+		{"secure.example.com:8443", false},
+		{"plain.example.com", true},
+		{"plain.example.com:443", false},
+		{"10.0.0.5:", false},
 		{"evil.example.com", false},
 		{"podidentity.example.com.evil.example", false},
 		{"", false},

@@ -131,18 +131,31 @@ func (d *DB) replay(ctx context.Context, tx *sql.Tx, idem *podidentity.Idempoten
 	return d.getAssociation(ctx, tx, "", id)
 }
 
+// idemSweepBatch bounds how many expired tokens one write deletes.
+const idemSweepBatch = 1000
+
 // recordToken remembers a client token (if any) with the association its
 // request produced, so a retry can be answered with the same result. It
-// keeps the table bounded as it goes: tokens older than the window go
-// (which also frees this token's key if it was used a day ago), and the
-// association keeps only its newest IdempotencyPerAssociation tokens.
+// keeps the table bounded as it goes: expired tokens go, this one's first
+// (freeing its key if it was used a day ago) and then at most
+// idemSweepBatch others, and the association keeps only its newest
+// IdempotencyPerAssociation tokens.
 func (d *DB) recordToken(ctx context.Context, tx *sql.Tx, idem *podidentity.Idempotency, associationID string) error {
 	if idem == nil {
 		return nil
 	}
+	if _, err := tx.ExecContext(ctx, d.flavor.rebind(`DELETE FROM idempotency_tokens WHERE scope = ? AND token = ? AND created_at < ?`),
+		idem.Scope, idem.Token, idemCutoff(idem)); err != nil {
+		return err
+	}
 	// The created_at index makes this a seek that finds nothing on almost
-	// every call.
-	if _, err := tx.ExecContext(ctx, d.flavor.rebind(`DELETE FROM idempotency_tokens WHERE created_at < ?`), idemCutoff(idem)); err != nil {
+	// every call. Bounded, because a table that grew without expiry (an
+	// upgrade from before it, or a long time without writes) could hold
+	// millions of expired rows: deleting them all in the first write would
+	// outlast its deadline and fail, and so would every write after it.
+	// A batch per write drains such a table as writes come.
+	if _, err := tx.ExecContext(ctx, d.flavor.rebind(`DELETE FROM idempotency_tokens WHERE (scope, token) IN (
+		SELECT scope, token FROM idempotency_tokens WHERE created_at < ? LIMIT ?)`), idemCutoff(idem), idemSweepBatch); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, d.flavor.rebind(`INSERT INTO idempotency_tokens (scope, token, request_hash, association_id, created_at) VALUES (?, ?, ?, ?, ?)`),

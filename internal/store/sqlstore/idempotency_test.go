@@ -73,6 +73,104 @@ func TestIdempotencyTableStaysBounded(t *testing.T) {
 	}
 }
 
+// A table that grew without expiry (an upgrade from before it) holds many
+// expired tokens. The first write must not try to delete them all at once,
+// which with millions of rows outlasts its deadline and fails every write
+// after it: each write deletes a bounded batch, and the table drains over
+// the writes that follow. A token whose expired row has not been swept yet
+// can be used again.
+func TestExpiredTokensDrainInBatches(t *testing.T) {
+	for _, flavor := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(flavor, func(t *testing.T) {
+			var s *DB
+			switch flavor {
+			case "memory":
+				s = openT(t, "memory", Options{})
+			case "sqlite":
+				s = openT(t, "sqlite://"+filepath.Join(t.TempDir(), "drain.db"), Options{})
+			default:
+				s = openT(t, sharedPG.Get(t).NewDatabase(t), Options{})
+			}
+			defer s.Close()
+			testExpiredTokensDrain(t, s)
+		})
+	}
+}
+
+func testExpiredTokensDrain(t *testing.T, s *DB) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+	svc, err := pi.NewService(ctx, pi.ServiceConfig{Store: s, Region: "us-west-2", AccountID: "111122223333",
+		Clusters: []pi.ClusterSpec{{Name: "demo", Issuer: "https://issuer.example"}},
+		Now:      func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids [2]string
+	for i := range ids {
+		a, err := svc.CreateAssociation(ctx, pi.CreateAssociationInput{ClusterName: "demo", Namespace: "ns", ServiceAccount: fmt.Sprintf("sa-%d", i),
+			RoleARN: "arn:aws:iam::111122223333:role/r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = a.AssociationID
+	}
+	old, live := ids[0], ids[1]
+	// 20,000 tokens of an association nobody writes to, two days old, and
+	// one of the live association's, expired a hour ago.
+	const stale = 20000
+	tx, err := s.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert, err := tx.Prepare(s.flavor.rebind(`INSERT INTO idempotency_tokens (scope, token, request_hash, association_id, created_at) VALUES (?, ?, ?, ?, ?)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range stale {
+		if _, err := insert.Exec("update/demo/"+old, fmt.Sprintf("stale-%d", i), "h", old, now.Add(-48*time.Hour).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := insert.Exec("update/demo/"+live, "reused", "h", live, now.Add(-25*time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	insert.Close()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	expired := func() int {
+		var n int
+		if err := s.db.QueryRow(s.flavor.rebind(`SELECT COUNT(*) FROM idempotency_tokens WHERE created_at < ?`), now.Add(-pi.IdempotencyWindow).UnixMilli()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	role := "arn:aws:iam::111122223333:role/b"
+	update := func(token string) {
+		t.Helper()
+		start := time.Now()
+		if _, err := svc.UpdateAssociation(ctx, pi.UpdateAssociationInput{ClusterName: "demo", AssociationID: live,
+			RoleARN: &role, ClientRequestToken: token}); err != nil {
+			t.Fatalf("update with token %s: %v", token, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("update with token %s took %v", token, d)
+		}
+	}
+	// The expired token is used again, with other parameters: a new request.
+	update("reused")
+	if n := expired(); n < stale+1-idemSweepBatch-1 {
+		t.Fatalf("one write deleted %d expired tokens; at most %d (and its own) per write", stale+1-n, idemSweepBatch)
+	}
+	for i := 0; expired() > 0; i++ {
+		if i > stale/idemSweepBatch+1 {
+			t.Fatalf("%d expired tokens remain after %d writes", expired(), i+1)
+		}
+		update(fmt.Sprintf("fresh-%d", i))
+	}
+}
+
 // BenchmarkIdempotencyTable reports how many client-token rows remain
 // after b.N updates with fresh tokens (10 associations, 100 ms apart), as
 // the table size metric; the time per update is reported as usual. For the
