@@ -104,14 +104,20 @@ func TestAgentReadyOnlyOnceNodeCredentialsResolve(t *testing.T) {
 		t.Errorf("healthz: %d, want 200 (alive, only not ready)", code)
 	}
 	ok.Store(true)
+	waitReady(t, a, "after the credentials resolved")
+}
+
+// waitReady polls readyz until it answers 200, for up to 5 s.
+func waitReady(t *testing.T, a *Agent, when string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		code, _ := httpGet(t, a.ProbeURL()+"/readyz", "")
 		if code == 200 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("readyz still %d after the credentials resolved", code)
+			t.Fatalf("readyz still %d %s", code, when)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -132,17 +138,7 @@ func TestAgentReadyOnlyOnceUpstreamAnswered(t *testing.T) {
 		t.Errorf("readyz before EKS Auth answered: %d %q, want 503 saying why", code, body)
 	}
 	reachable.Store(true)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		code, _ := httpGet(t, a.ProbeURL()+"/readyz", "")
-		if code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz still %d after EKS Auth answered", code)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitReady(t, a, "after EKS Auth answered")
 	reachable.Store(false)
 	time.Sleep(100 * time.Millisecond)
 	if code, _ := httpGet(t, a.ProbeURL()+"/readyz", ""); code != 200 {
