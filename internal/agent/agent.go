@@ -64,6 +64,10 @@ type Config struct {
 	// credentials once its signature checks out against the cluster's keys;
 	// without it every new token is exchanged with EKS Auth.
 	Verifier TokenVerifier
+	// Pods, when set, is asked before each background renewal whether the
+	// pod the credentials are for still exists; a pod positively gone is
+	// not renewed and its entry is dropped. Requests never wait for it.
+	Pods PodChecker
 	// CheckCredentials, when set, must succeed once before the agent
 	// reports ready: the node's own AWS credentials resolve.
 	CheckCredentials func(context.Context) error
@@ -162,6 +166,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		refreshQPS: cfg.RefreshQPS,
 		now:        cfg.Now,
 		verifier:   cfg.Verifier,
+		pods:       cfg.Pods,
 	}, f.fetch, m, cfg.Logger)
 	a.handler = &handler{
 		hosts:        hosts,

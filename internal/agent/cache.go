@@ -39,6 +39,9 @@ type cacheConfig struct {
 	// verifier, when set, checks a pod's rotated token so that the pod's
 	// cached credentials can be reused for it (see reuse.go).
 	verifier TokenVerifier
+	// pods, when set, is asked before a background renewal whether the
+	// entry's pod still exists (see podcheck.go).
+	pods PodChecker
 }
 
 func (c *cacheConfig) applyDefaults() {
@@ -93,6 +96,8 @@ type cache struct {
 	pods    map[podKey]*list.Element   // the entry EKS Auth last filled for a pod
 	lru     *list.List                 // front: most recently used
 	flights map[tokenKey]*flight
+	// podWarnedAt is when a failed pod check was last logged.
+	podWarnedAt time.Time
 }
 
 type entry struct {
@@ -112,6 +117,9 @@ type entry struct {
 	// is the one that expires last, the one refreshes use.
 	pod     podKey
 	aliases map[tokenKey]time.Time
+	// checking: a renewal waits for the API server to say whether the pod
+	// still exists.
+	checking bool
 }
 
 // maxAliases bounds the tokens remembered per pod. The kubelet rotates a
@@ -474,19 +482,22 @@ func (c *cache) sweep(ctx context.Context) {
 		}
 		now := c.cfg.now()
 		c.mu.Lock()
-		if el := c.entries[key]; el != nil {
-			if e := el.Value.(*entry); e.creds.Expiration.Sub(now) > c.cfg.minServe && c.dueLocked(e, now) && c.wantedLocked(e, now) {
-				c.flightLocked(e.tok, true)
-			}
+		if el := c.entries[key]; el != nil && c.renewableLocked(el.Value.(*entry), now) {
+			c.renewLocked(el)
 		}
 		c.mu.Unlock()
 	}
 }
 
 // dueLocked: e's refresh time has come, it is not backing off after a
-// failure, and no fetch for it is in flight.
+// failure, and no fetch or pod check for it is in flight.
 func (c *cache) dueLocked(e *entry, now time.Time) bool {
-	return !now.Before(e.refreshAt) && !now.Before(e.retryAt) && c.flights[e.tok.key] == nil
+	return !now.Before(e.refreshAt) && !now.Before(e.retryAt) && c.flights[e.tok.key] == nil && !e.checking
+}
+
+// renewableLocked: e is due, wanted and still servable.
+func (c *cache) renewableLocked(e *entry, now time.Time) bool {
+	return e.creds.Expiration.Sub(now) > c.cfg.minServe && c.dueLocked(e, now) && c.wantedLocked(e, now)
 }
 
 // wantedLocked: some pod still holds unexpired credentials from e, and its

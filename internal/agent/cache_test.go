@@ -56,18 +56,21 @@ func (e *cacheEnv) sweep(t *testing.T) {
 	e.settle(t)
 }
 
-// settle waits until no fetch is in flight.
+// settle waits until no fetch or pod check is in flight.
 func (e *cacheEnv) settle(t *testing.T) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		e.c.mu.Lock()
 		n := len(e.c.flights)
+		for el := e.c.lru.Front(); el != nil; el = el.Next() {
+			n += boolInt(el.Value.(*entry).checking)
+		}
 		e.c.mu.Unlock()
 		if n == 0 {
 			return
 		}
 	}
-	t.Fatal("fetches still in flight after 5s")
+	t.Fatal("fetches or pod checks still in flight after 5s")
 }
 
 func (e *cacheEnv) state(t *testing.T, s string) float64 {

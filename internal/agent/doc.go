@@ -9,5 +9,6 @@
 // fetches of one token, so a burst of pods costs one upstream call each; it
 // keeps serving cached credentials while EKS Auth is down or throttling, and
 // stops refreshing a token once nobody holds unexpired credentials from it,
-// so dead pods cost nothing after their credentials lapse.
+// so dead pods cost nothing after their credentials lapse; with a
+// PodChecker, a pod the API server says is gone is not renewed at all.
 package agent

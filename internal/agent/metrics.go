@@ -16,6 +16,7 @@ type metrics struct {
 	cacheErrors *prometheus.CounterVec   // pod_identity_cache_errors{type,code}
 	upstreamDur *prometheus.HistogramVec // podidentity_agent_upstream_request_duration_seconds{outcome}
 	requestDur  prometheus.Histogram     // podidentity_agent_request_duration_seconds
+	podChecks   *prometheus.CounterVec   // podidentity_agent_pod_checks_total{result}
 }
 
 // Cache states counted in pod_identity_cache_state.
@@ -27,6 +28,7 @@ const (
 	stateEvicted   = "evicted"   // removed: expired, irrecoverable error, or LRU bound
 	stateIdle      = "idle"      // background refresh stopped: nobody asked since its credentials expired
 	stateReused    = "reused"    // a pod's rotated token, verified, served the pod's cached credentials
+	stateGone      = "gone"      // not renewed but dropped: the API server says its pod is gone
 )
 
 func newMetrics(reg prometheus.Registerer, entries func() float64) (*metrics, error) {
@@ -37,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) (*metrics, er
 		}, []string{"code"}),
 		cacheState: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pod_identity_cache_state",
-			Help: "Credential cache events: hit, miss, stale, refreshed, evicted, idle, reused.",
+			Help: "Credential cache events: hit, miss, stale, refreshed, evicted, idle, reused, gone.",
 		}, []string{"state"}),
 		cacheErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pod_identity_cache_errors",
@@ -53,8 +55,12 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) (*metrics, er
 			Help:    "Time to answer a pod's credential request.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .05, .1, .5, 1, 2.5},
 		}),
+		podChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podidentity_agent_pod_checks_total",
+			Help: "Checks, before a background renewal, that the pod still exists: alive, gone (not renewed), error (renewed anyway).",
+		}, []string{"result"}),
 	}
-	cs := []prometheus.Collector{m.responses, m.cacheState, m.cacheErrors, m.upstreamDur, m.requestDur,
+	cs := []prometheus.Collector{m.responses, m.cacheState, m.cacheErrors, m.upstreamDur, m.requestDur, m.podChecks,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "podidentity_agent_cache_entries",
 			Help: "Tokens whose credentials are cached.",
@@ -111,4 +117,17 @@ func (m *metrics) upstream(err error, d time.Duration) {
 		}
 	}
 	m.upstreamDur.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// podCheck records one pod-existence check. A steady stream of errors
+// (e.g. 403: the agent may not get pods) means dead pods are renewed.
+func (m *metrics) podCheck(gone bool, err error) {
+	result := "alive"
+	switch {
+	case err != nil:
+		result = "error"
+	case gone:
+		result = "gone"
+	}
+	m.podChecks.WithLabelValues(result).Inc()
 }

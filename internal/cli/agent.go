@@ -64,8 +64,14 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
 		return 1
 	}
+	pods, podsFrom, err := agentPods(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
+		return 1
+	}
 	cfg := agent.Config{
 		Verifier: verifier,
+		Pods:     pods,
 		Upstream: agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: clusterName, Endpoint: endpoint,
 			NodeName: f.nodeName, InstanceID: f.instanceID, Zone: f.zone}),
 		BindHosts:    f.bindHosts.hosts,
@@ -110,7 +116,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log.Info("agent starting", "cluster", clusterName, "region", awsCfg.Region, "endpoint", endpointLabel(endpoint),
 		"max_cache_size", maxCacheSize, "max_refresh", retention, "max_service_qps", maxServiceQPS,
 		"max_request_qps", maxRequestQPS, "rotate_credentials", f.rotateCredentials, "node", f.nodeName,
-		"instance_id", f.instanceID, "zone", f.zone, "token_keys", keysFrom, "version", version())
+		"instance_id", f.instanceID, "zone", f.zone, "token_keys", keysFrom, "check_pods", podsFrom,
+		"version", version())
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
 		return 1

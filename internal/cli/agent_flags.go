@@ -22,6 +22,9 @@ type agentFlags struct {
 	retention                                               time.Duration
 	bindHosts                                               hostList
 	rotateCredentials                                       bool
+	// checkPods is --check-pods; checkPodsSet says it was given, so that
+	// asking for it outside a cluster is an error, not silently off.
+	checkPods, checkPodsSet bool
 }
 
 // parseAgentFlags parses args, or reports every problem on stderr and
@@ -60,9 +63,12 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 		"keep the keys fetched from --jwks-url in this file (written atomically), for use while the API server is down (default: memory only)")
 	fs.BoolVar(&f.rotateCredentials, "rotate-credentials", false,
 		"read the node's AWS credentials from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE), again whenever it changes")
-	if err := fs.Parse(joinBoolValues(args, "rotate-credentials")); err != nil {
+	fs.BoolVar(&f.checkPods, "check-pods", true,
+		"before renewing a pod's credentials in the background, ask the API server (as the agent's service account, which needs get on pods) whether the pod still exists; renew only if it does or cannot be told (default on in a cluster, off outside)")
+	if err := fs.Parse(joinBoolValues(args, "rotate-credentials", "check-pods")); err != nil {
 		return nil, 2
 	}
+	fs.Visit(func(fl *flag.Flag) { f.checkPodsSet = f.checkPodsSet || fl.Name == "check-pods" })
 	var problems []string
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))

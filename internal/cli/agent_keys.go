@@ -39,14 +39,11 @@ func agentKeys(f *agentFlags, log *slog.Logger) (agent.TokenVerifier, string, er
 	case f.jwksURL != "":
 		cfg.JWKSURL = f.jwksURL
 	default:
-		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
-		if host == "" || port == "" {
-			return nil, "none (not in a cluster; no --jwks-url or --jwks-file)", nil
+		apiServer, why := inClusterAPIServer()
+		if apiServer == "" {
+			return nil, "none (" + why + "; no --jwks-url or --jwks-file)", nil
 		}
-		if _, err := os.Stat(inClusterTokenFile); err != nil {
-			return nil, "none (no service account token mounted; the chart mounts one)", nil
-		}
-		cfg.JWKSURL = "https://" + net.JoinHostPort(host, port) + apiServerJWKSPath
+		cfg.JWKSURL = apiServer + apiServerJWKSPath
 		client, err := inClusterClient()
 		if err != nil {
 			return nil, "", err
@@ -64,6 +61,19 @@ func agentKeys(f *agentFlags, log *slog.Logger) (agent.TokenVerifier, string, er
 		return k, cfg.JWKSFile, nil
 	}
 	return k, cfg.JWKSURL, nil
+}
+
+// inClusterAPIServer is the API server's URL when the agent runs in a pod
+// with its service-account token mounted, else "" and why not.
+func inClusterAPIServer() (url, why string) {
+	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+	if host == "" || port == "" {
+		return "", "not in a cluster"
+	}
+	if _, err := os.Stat(inClusterTokenFile); err != nil {
+		return "", "no service account token mounted; the chart mounts one"
+	}
+	return "https://" + net.JoinHostPort(host, port), ""
 }
 
 // inClusterClient calls the API server as the agent's service account:

@@ -187,3 +187,37 @@ func unsignedPodJWT(pod string) string {
 			"serviceaccount": map[string]any{"name": "app", "uid": "sa"}},
 	}) + "." + base64.RawURLEncoding.EncodeToString([]byte("sig"))
 }
+
+// --check-pods is on by default in a cluster; outside one the default is
+// off, and asking for it is an error rather than a check silently not made.
+func TestAgentCheckPodsFlag(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	tests := []struct {
+		args    []string
+		want    bool
+		wantErr bool
+	}{
+		{nil, true, false},
+		{[]string{"--check-pods", "false"}, false, false},
+		{[]string{"--check-pods=false"}, false, false},
+		{[]string{"--check-pods"}, true, true},
+		{[]string{"--check-pods", "true", "--port", "8080"}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr strings.Builder
+			f, code := parseAgentFlags(append([]string{"--cluster-name", "demo"}, tt.args...), &stderr)
+			if f == nil {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			if f.checkPods != tt.want {
+				t.Errorf("checkPods = %v, want %v", f.checkPods, tt.want)
+			}
+			pods, from, err := agentPods(f)
+			if pods != nil || (err != nil) != tt.wantErr {
+				t.Errorf("outside a cluster: agentPods = %v, %q, %v; want no checker and an error: %v", pods, from, err, tt.wantErr)
+			}
+		})
+	}
+}

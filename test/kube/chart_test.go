@@ -157,8 +157,15 @@ func TestHelmChart(t *testing.T) {
 			if role == nil || !cmp.Equal(role["rules"], want) {
 				t.Errorf("the server's ClusterRole is %v, want exactly create on tokenreviews", role)
 			}
-			if n := r.count("ClusterRole") + r.count("Role"); n != 1 {
-				t.Errorf("%d roles, want the one for TokenReview", n)
+			getPods := []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"}, "verbs": []any{"get"}}}
+			if role := r.find("ClusterRole", "agent:get-pods"); role == nil || !cmp.Equal(role["rules"], getPods) {
+				t.Errorf("the agent's ClusterRole is %v, want exactly get on pods", role)
+			}
+			if b := r.find("ClusterRoleBinding", "agent:get-pods"); dig(b, "roleRef", "name") != dig(r.find("ClusterRole", "agent:get-pods"), "metadata", "name") {
+				t.Errorf("the agent's get-pods binding is %v", b)
+			}
+			if n := r.count("ClusterRole") + r.count("Role"); n != 2 {
+				t.Errorf("%d roles, want the one for TokenReview and the agent's get on pods", n)
 			}
 			for _, sa := range []string{"agent", "webhook"} {
 				if o := r.find("ServiceAccount", sa); o == nil || o["automountServiceAccountToken"] != false {
@@ -208,6 +215,18 @@ func TestHelmChart(t *testing.T) {
 			if b := r.find("ClusterRoleBinding", "agent-issuer-discovery"); b == nil || dig(b, "roleRef", "name") != "system:service-account-issuer-discovery" {
 				t.Errorf("the agent's issuer-discovery binding is %v", b)
 			}
+			if !slices.Contains(args, "--check-pods=true") {
+				t.Errorf("agent args %q lack --check-pods=true", args)
+			}
+		}},
+		{"pod checks alone", []string{"agent.verifyRotatedTokens=false"}, func(t *testing.T, r *rendered) {
+			ds := r.find("DaemonSet", "agent")
+			if dig(ds, "spec", "template", "spec", "automountServiceAccountToken") != true || r.find("ClusterRoleBinding", "agent:get-pods") == nil {
+				t.Error("checkPods needs the agent's token and its get-pods binding")
+			}
+			if r.find("ClusterRoleBinding", "agent-issuer-discovery") != nil {
+				t.Error("issuer discovery is bound without verifyRotatedTokens")
+			}
 		}},
 		{"cert-manager installed", []string{"--api-versions=cert-manager.io/v1/Certificate"}, func(t *testing.T, r *rendered) {
 			if r.count("Certificate") != 2 || r.count("Issuer") != 2 || r.find("Secret", "webhook-tls") != nil {
@@ -223,9 +242,9 @@ func TestHelmChart(t *testing.T) {
 			}
 		}},
 		{"no TokenReview", []string{"server.cluster.tokenReview.enabled=false", "server.cluster.allowAnonymousDiscovery=false",
-			"agent.verifyRotatedTokens=false"}, func(t *testing.T, r *rendered) {
-			if args := r.containerArgs(t, "DaemonSet", "agent"); !slices.Contains(args, "--jwks-url=none") {
-				t.Errorf("agent args %q: without verifyRotatedTokens the agent must not look for keys", args)
+			"agent.verifyRotatedTokens=false", "agent.checkPods=false"}, func(t *testing.T, r *rendered) {
+			if args := r.containerArgs(t, "DaemonSet", "agent"); !slices.Contains(args, "--jwks-url=none") || !slices.Contains(args, "--check-pods=false") {
+				t.Errorf("agent args %q: without verifyRotatedTokens and checkPods the agent must not look for keys or pods", args)
 			}
 			if got := dig(r.find("DaemonSet", "agent"), "spec", "template", "spec", "automountServiceAccountToken"); got != false {
 				t.Errorf("the agent mounts a token (%v) it does not need", got)
