@@ -87,3 +87,18 @@ func (s *Service) patternAssociations(ctx context.Context, cluster string, gen u
 	s.lookups.putPatterns(cluster, list, gen, now)
 	return list, nil
 }
+
+// ResolveAssociation answers "which association applies to service account
+// sa in namespace ns": what AssumeRoleForPodIdentity would use for a pod
+// running as it. Unlike ListPodIdentityAssociations, whose filters match
+// literally as on AWS, it goes through patterns. The webhook asks it.
+func (s *Service) ResolveAssociation(ctx context.Context, cluster, ns, sa string) (*Association, error) {
+	if _, err := s.Cluster(cluster); err != nil {
+		return nil, err
+	}
+	// Real names only: a pattern is nobody's service account.
+	if err := firstError(validateNamespace(ns), validateServiceAccount(sa)); err != nil {
+		return nil, err
+	}
+	return s.FindAssociation(ctx, cluster, AssociationKey{Namespace: ns, ServiceAccount: sa})
+}
