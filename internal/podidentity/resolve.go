@@ -2,6 +2,7 @@ package podidentity
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -80,12 +81,20 @@ func (s *Service) patternAssociations(ctx context.Context, cluster string, gen u
 	if list, ok := s.lookups.getPatterns(cluster, gen, now); ok {
 		return list, nil
 	}
-	list, err := s.store.PatternAssociations(ctx, cluster)
+	// A burst of pods after a write shares one reload: it reads the
+	// cluster's rows, tens of milliseconds at 100,000 associations.
+	v, err, _ := s.patternLoads.Do(fmt.Sprintf("%s/%d", cluster, gen), func() (any, error) {
+		list, err := s.store.PatternAssociations(ctx, cluster)
+		if err != nil {
+			return nil, err
+		}
+		s.lookups.putPatterns(cluster, list, gen, now)
+		return list, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.lookups.putPatterns(cluster, list, gen, now)
-	return list, nil
+	return v.([]Association), nil
 }
 
 // ResolveAssociation answers "which association applies to service account

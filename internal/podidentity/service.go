@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sort"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // DefaultAssociationLimit is the per-cluster association quota AWS
@@ -56,8 +58,9 @@ type Service struct {
 	clusters     map[string]*Cluster
 	clusterNames []string // sorted, for ListClusters paging
 
-	creds   *CredentialPolicy // nil: AssumeRoleForPodIdentity is not served
-	lookups *lookupCache
+	creds        *CredentialPolicy // nil: AssumeRoleForPodIdentity is not served
+	lookups      *lookupCache
+	patternLoads singleflight.Group
 }
 
 // LookupCacheTTL bounds how long a change made through another replica can
