@@ -133,6 +133,7 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		AccountID:        cfg.AccountID,
 		Clusters:         clusters,
 		AssociationLimit: cfg.Limits.AssociationsPerCluster,
+		Patterns:         cfg.Associations.Patterns,
 		Logger:           log,
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,11 +13,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -221,13 +223,19 @@ func (p *WebhookProgram) Run(ctx context.Context, stdout io.Writer) error {
 // Close releases the listener.
 func (p *WebhookProgram) Close() error { return p.http.Close() }
 
-// eksAssociations asks the podidentity server, through the EKS API and
-// with the credentials of the AWS SDK's default chain, whether a service
-// account has an association: the webhook holds no database and no
-// Kubernetes credentials of its own.
+// eksAssociations asks the podidentity server, with the credentials of
+// the AWS SDK's default chain, which association applies to a service
+// account: the webhook holds no database and no Kubernetes credentials of
+// its own. It calls ResolvePodIdentityAssociation (docs/patterns.md), not
+// ListPodIdentityAssociations, whose filters are literal as on AWS: a
+// pattern association must mutate the pods it matches.
 type eksAssociations struct {
-	client  *eks.Client
-	cluster string
+	endpoint string
+	cluster  string
+	region   string
+	creds    aws.CredentialsProvider
+	signer   *v4.Signer
+	client   *http.Client
 }
 
 func newEKSAssociations(ctx context.Context, c WebhookConfig, log *slog.Logger) (*eksAssociations, error) {
@@ -235,8 +243,6 @@ func newEKSAssociations(ctx context.Context, c WebhookConfig, log *slog.Logger) 
 	if c.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.Region))
 	}
-	// A lookup must end within LookupTimeout; one retry is all that fits.
-	opts = append(opts, awsconfig.WithRetryMaxAttempts(2))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS SDK configuration: %w", err)
@@ -252,25 +258,51 @@ func newEKSAssociations(ctx context.Context, c WebhookConfig, log *slog.Logger) 
 	} else {
 		log.Info("signing requests to the server", "access_key_id", creds.AccessKeyID, "source", creds.Source, "region", cfg.Region)
 	}
-	client := eks.NewFromConfig(cfg, func(o *eks.Options) {
-		o.BaseEndpoint = aws.String(c.Endpoint)
-	})
-	return &eksAssociations{client: client, cluster: c.ClusterName}, nil
+	return &eksAssociations{
+		endpoint: strings.TrimRight(c.Endpoint, "/"),
+		cluster:  c.ClusterName,
+		region:   cfg.Region,
+		creds:    cfg.Credentials,
+		signer:   v4.NewSigner(),
+		// Each lookup is bounded by --lookup-timeout through its context.
+		client: &http.Client{},
+	}, nil
 }
 
+// emptyPayloadHash is the SHA-256 of an empty body, which a GET signs.
+const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 func (a *eksAssociations) HasAssociation(ctx context.Context, namespace, serviceAccount string) (bool, error) {
-	out, err := a.client.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{
-		ClusterName:    aws.String(a.cluster),
-		Namespace:      aws.String(namespace),
-		ServiceAccount: aws.String(serviceAccount),
-	})
+	where := fmt.Sprintf("service account %s/%s in cluster %s", namespace, serviceAccount, a.cluster)
+	u := a.endpoint + "/clusters/" + url.PathEscape(a.cluster) + "/resolve-pod-identity-association?" +
+		url.Values{"namespace": {namespace}, "serviceAccount": {serviceAccount}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return false, fmt.Errorf("ListPodIdentityAssociations %s/%s in cluster %s: %w", namespace, serviceAccount, a.cluster, err)
+		return false, err
 	}
-	for _, s := range out.Associations {
-		if aws.ToString(s.Namespace) == namespace && aws.ToString(s.ServiceAccount) == serviceAccount {
-			return true, nil
-		}
+	creds, err := a.creds.Retrieve(ctx)
+	if err != nil {
+		return false, fmt.Errorf("resolving the association of %s: no AWS credentials: %w", where, err)
 	}
-	return false, nil
+	if err := a.signer.SignHTTP(ctx, creds, req, emptyPayloadHash, "eks", a.region, time.Now()); err != nil {
+		return false, err
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("resolving the association of %s: %w", where, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusOK {
+		return true, nil
+	}
+	var e struct{ Message string }
+	json.Unmarshal(body, &e)
+	errType := resp.Header.Get("X-Amzn-ErrorType")
+	// Not found is an answer, unless it is the cluster that is missing:
+	// that is a misconfigured --cluster-name, to be reported.
+	if resp.StatusCode == http.StatusNotFound && errType == "ResourceNotFoundException" && !strings.HasPrefix(e.Message, "No cluster found") {
+		return false, nil
+	}
+	return false, fmt.Errorf("resolving the association of %s: %s %s: %s", where, resp.Status, errType, e.Message)
 }

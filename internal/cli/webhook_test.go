@@ -77,14 +77,17 @@ func (f *fakeEKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"message":"down"}`))
 		return
 	}
+	// ResolvePodIdentityAssociation, as internal/server answers it.
 	ns, sa := r.URL.Query().Get("namespace"), r.URL.Query().Get("serviceAccount")
-	list := []any{}
-	if f.has[ns+"/"+sa] {
-		list = append(list, map[string]any{"clusterName": "kube", "namespace": ns, "serviceAccount": sa,
-			"associationId": "a-0123456789abcdefg", "associationArn": "arn:aws:eks:us-west-2:111122223333:podidentityassociation/kube/a-0123456789abcdefg"})
-	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"associations": list})
+	if !f.has[ns+"/"+sa] {
+		w.Header().Set("X-Amzn-ErrorType", "ResourceNotFoundException")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]any{"message": "No pod identity association found for service account " + sa})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"association": map[string]any{"clusterName": "kube", "namespace": ns, "serviceAccount": sa,
+		"associationId": "a-0123456789abcdefg", "associationArn": "arn:aws:eks:us-west-2:111122223333:podidentityassociation/kube/a-0123456789abcdefg"}})
 }
 
 // writeServingCert writes a self-signed certificate for 127.0.0.1 and
@@ -214,7 +217,7 @@ func TestWebhookProgram(t *testing.T) {
 	if eksAPI.probes == 0 {
 		t.Error("the webhook never checked that its server can be reached")
 	}
-	if len(eksAPI.queries) != 2 || eksAPI.queries[0] != "/clusters/kube/pod-identity-associations?namespace=team-a&serviceAccount=app" {
+	if len(eksAPI.queries) != 2 || eksAPI.queries[0] != "/clusters/kube/resolve-pod-identity-association?namespace=team-a&serviceAccount=app" {
 		t.Errorf("lookups %q", eksAPI.queries)
 	}
 	for _, a := range eksAPI.auth {

@@ -35,6 +35,7 @@ type File struct {
 	Credentials    Credentials    `yaml:"credentials"`
 	Auth           Auth           `yaml:"auth"`
 	Limits         Limits         `yaml:"limits"`
+	Associations   Associations   `yaml:"associations"`
 	Log            Log            `yaml:"log"`
 }
 
@@ -128,6 +129,13 @@ type Principal struct {
 	// updates an association: IAM's iam:PassRole. Required when its
 	// actions allow either.
 	PassRoles []string `yaml:"passRoles"`
+}
+
+// Associations turns on what goes beyond AWS's association API.
+type Associations struct {
+	// Patterns lets an association's namespace and service account contain
+	// '*' and '?' (docs/patterns.md). Off: names only, as on AWS.
+	Patterns bool `yaml:"patterns"`
 }
 
 // Limits are quotas.

@@ -17,14 +17,16 @@ func (s *Service) CreateAssociation(ctx context.Context, in CreateAssociationInp
 		return nil, err
 	}
 	if err := firstError(
-		validateNamespace(in.Namespace),
-		validateServiceAccount(in.ServiceAccount),
+		validateNames(in.Namespace, in.ServiceAccount, s.patterns),
 		s.validateRoleARN(in.RoleARN),
 		validateTargetRoleARN(in.TargetRoleARN),
 		validatePolicyUse(in.Policy, in.DisableSessionTags != nil && *in.DisableSessionTags),
 		ValidateTags(in.Tags),
 		validateClientToken(in.ClientRequestToken),
 	); err != nil {
+		return nil, err
+	}
+	if _, err := parseSessionShape(in.Tags, in.DisableSessionTags != nil && *in.DisableSessionTags); err != nil {
 		return nil, err
 	}
 	id, err := newAssociationID(s.rand)
@@ -72,32 +74,16 @@ func (s *Service) DescribeAssociation(ctx context.Context, cluster, id string) (
 	return s.withARN(s.store.GetAssociation(ctx, cluster, id))
 }
 
-// FindAssociation returns the association for a service account, without
-// its tags, through the lookup cache.
+// FindAssociation returns the association that applies to a service
+// account, with its tags: the exact one if there is one, else, with
+// patterns on, the best-ranked pattern association matching it.
 func (s *Service) FindAssociation(ctx context.Context, cluster string, key AssociationKey) (*Association, error) {
-	if _, err := s.Cluster(cluster); err != nil {
+	r, err := s.resolve(ctx, cluster, key)
+	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	ck := lookupKey{cluster: cluster, key: key}
-	a, ok, gen := s.lookups.get(ck, now)
-	if !ok {
-		var err error
-		a, err = s.withARN(s.store.FindAssociation(ctx, cluster, key))
-		switch {
-		case err == nil:
-		case ErrorCode(err) == CodeNotFound:
-			a = nil
-		default:
-			return nil, err
-		}
-		s.lookups.put(ck, a, gen, now)
-	}
-	if a == nil {
-		return nil, Errorf(CodeNotFound, "No pod identity association found for service account %s in namespace %s of cluster %s.",
-			key.ServiceAccount, key.Namespace, cluster)
-	}
-	copied := *a
+	copied := *r.assoc
+	copied.Tags = maps.Clone(r.assoc.Tags)
 	return &copied, nil
 }
 
@@ -169,9 +155,13 @@ func (s *Service) UpdateAssociation(ctx context.Context, in UpdateAssociationInp
 		if in.Policy != nil {
 			a.Policy = *in.Policy
 		}
-		// The rule binds the association as it will be, so that turning
-		// session tags back on while a policy remains is refused too.
+		// The rules bind the association as it will be, so that turning
+		// session tags back on while a policy remains is refused too, and
+		// turning them off while custom session tags remain.
 		if err := validatePolicyUse(a.Policy, a.DisableSessionTags); err != nil {
+			return err
+		}
+		if _, err := parseSessionShape(a.Tags, a.DisableSessionTags); err != nil {
 			return err
 		}
 		a.ExternalID = s.externalID(a)

@@ -99,16 +99,19 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in AssumeRoleInp
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.FindAssociation(ctx, cluster.Name, AssociationKey{Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount})
+	r, err := s.resolve(ctx, cluster.Name, AssociationKey{Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount})
 	if err != nil {
 		return nil, err
 	}
+	a := r.assoc
 	req := &CredentialRequest{
 		Cluster:     *cluster,
 		Association: *a,
 		Pod:         *pod,
-		SessionName: s.creds.SessionName(cluster.Name, pod.PodName),
 		Duration:    s.creds.Duration,
+	}
+	if r.shape.nameTemplate == "" {
+		req.SessionName = s.creds.SessionName(cluster.Name, pod.PodName)
 	}
 	if a.TargetRoleARN != "" {
 		req.Duration = s.creds.ChainedDuration
@@ -116,6 +119,7 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in AssumeRoleInp
 	if !a.DisableSessionTags {
 		req.SessionTags = SessionTags(cluster, pod)
 	}
+	r.shape.apply(req, sessionVars{cluster: cluster.Name, namespace: pod.Namespace, serviceAccount: pod.ServiceAccount, podName: pod.PodName})
 	creds, err := s.creds.Issuer.Issue(ctx, req)
 	if err != nil {
 		return nil, err

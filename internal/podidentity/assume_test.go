@@ -33,6 +33,11 @@ func (r *recordingIssuer) Issue(_ context.Context, req *pi.CredentialRequest) (*
 
 func newAssumeService(t *testing.T, tokens podTokens) (*pi.Service, *recordingIssuer) {
 	t.Helper()
+	return newAssumeServiceWith(t, tokens, false)
+}
+
+func newAssumeServiceWith(t *testing.T, tokens podTokens, patterns bool) (*pi.Service, *recordingIssuer) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "memory")
 	if err != nil {
@@ -43,6 +48,7 @@ func newAssumeService(t *testing.T, tokens podTokens) (*pi.Service, *recordingIs
 	svc, err := pi.NewService(ctx, pi.ServiceConfig{
 		Store: store, Region: "us-west-2", AccountID: "111122223333",
 		Clusters: []pi.ClusterSpec{{Name: "demo", Issuer: "https://issuer"}},
+		Patterns: patterns,
 		Credentials: &pi.CredentialPolicy{
 			Validator: tokens, Issuer: iss, Duration: 6 * time.Hour, ChainedDuration: time.Hour,
 			SessionName: func(cluster, pod string) string { return "eks-" + cluster + "-" + pod + "-x" },

@@ -28,9 +28,17 @@ type CredentialRequest struct {
 	Association Association
 	Pod         PodIdentity
 	SessionName string
-	// SessionTags are the EKS session tags, nil when the association
-	// disables them.
+	// StableSessionName is true when SessionName comes from the
+	// association's session-name template rather than EKS's per-request
+	// eks-<cluster>-<pod>-<uuid>: it then shapes the session, and caches
+	// must key on it.
+	StableSessionName bool
+	// SessionTags are the EKS session tags and the association's custom
+	// ones, nil when the association disables them.
 	SessionTags map[string]string
+	// TransitiveTagKeys are the keys of SessionTags STS should mark
+	// transitive, sorted. nil: all of them, as EKS marks its six tags.
+	TransitiveTagKeys []string
 	// Duration is how long the credentials should live.
 	Duration time.Duration
 }

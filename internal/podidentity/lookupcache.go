@@ -20,6 +20,15 @@ type lookupCache struct {
 	mu         sync.Mutex
 	generation uint64
 	entries    map[lookupKey]lookupEntry
+	// patterns holds each cluster's pattern associations, consulted for
+	// service accounts without an exact association.
+	patterns map[string]patternEntry
+}
+
+type patternEntry struct {
+	list       []Association
+	expires    time.Time
+	generation uint64
 }
 
 type lookupKey struct {
@@ -28,19 +37,19 @@ type lookupKey struct {
 }
 
 type lookupEntry struct {
-	assoc      *Association // nil: no association
+	assoc      *resolved // nil: no association
 	expires    time.Time
 	generation uint64
 }
 
 func newLookupCache(ttl time.Duration, max int) *lookupCache {
-	return &lookupCache{ttl: ttl, max: max, entries: make(map[lookupKey]lookupEntry)}
+	return &lookupCache{ttl: ttl, max: max, entries: make(map[lookupKey]lookupEntry), patterns: make(map[string]patternEntry)}
 }
 
 // get returns the cached lookup and whether there was one. The generation
 // returned must be passed to put, so that a lookup that raced with a write
 // is not cached.
-func (c *lookupCache) get(k lookupKey, now time.Time) (*Association, bool, uint64) {
+func (c *lookupCache) get(k lookupKey, now time.Time) (*resolved, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
@@ -50,7 +59,7 @@ func (c *lookupCache) get(k lookupKey, now time.Time) (*Association, bool, uint6
 	return e.assoc, true, c.generation
 }
 
-func (c *lookupCache) put(k lookupKey, a *Association, generation uint64, now time.Time) {
+func (c *lookupCache) put(k lookupKey, a *resolved, generation uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if generation != c.generation {
@@ -70,4 +79,28 @@ func (c *lookupCache) invalidate() {
 	defer c.mu.Unlock()
 	c.generation++
 	clear(c.entries)
+	clear(c.patterns)
+}
+
+// getPatterns returns a cluster's cached pattern associations, valid for
+// lookups of generation.
+func (c *lookupCache) getPatterns(cluster string, generation uint64, now time.Time) ([]Association, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.patterns[cluster]
+	if !ok || e.generation != generation || generation != c.generation || now.After(e.expires) {
+		return nil, false
+	}
+	return e.list, true
+}
+
+// putPatterns caches a cluster's pattern associations; one entry per
+// configured cluster, so the map needs no bound of its own.
+func (c *lookupCache) putPatterns(cluster string, list []Association, generation uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if generation != c.generation {
+		return
+	}
+	c.patterns[cluster] = patternEntry{list: list, expires: now.Add(c.ttl), generation: generation}
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sort"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // DefaultAssociationLimit is the per-cluster association quota AWS
@@ -23,9 +25,12 @@ type ServiceConfig struct {
 	Partition        string // "" = aws
 	Clusters         []ClusterSpec
 	AssociationLimit int // 0 = DefaultAssociationLimit
-	Now              func() time.Time
-	Rand             io.Reader // nil = crypto/rand
-	Logger           *slog.Logger
+	// Patterns lets namespaces and service accounts of associations be
+	// patterns ('*', '?'); off, the API accepts only names, as AWS's does.
+	Patterns bool
+	Now      func() time.Time
+	Rand     io.Reader // nil = crypto/rand
+	Logger   *slog.Logger
 	// Credentials enables AssumeRoleForPodIdentity.
 	Credentials *CredentialPolicy
 }
@@ -45,6 +50,7 @@ type Service struct {
 	accountID string
 	partition string
 	limit     int
+	patterns  bool
 	now       func() time.Time
 	rand      io.Reader
 	log       *slog.Logger
@@ -52,8 +58,9 @@ type Service struct {
 	clusters     map[string]*Cluster
 	clusterNames []string // sorted, for ListClusters paging
 
-	creds   *CredentialPolicy // nil: AssumeRoleForPodIdentity is not served
-	lookups *lookupCache
+	creds        *CredentialPolicy // nil: AssumeRoleForPodIdentity is not served
+	lookups      *lookupCache
+	patternLoads singleflight.Group
 }
 
 // LookupCacheTTL bounds how long a change made through another replica can
@@ -72,6 +79,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		accountID: cfg.AccountID,
 		partition: cfg.Partition,
 		limit:     cfg.AssociationLimit,
+		patterns:  cfg.Patterns,
 		now:       cfg.Now,
 		rand:      cfg.Rand,
 		log:       cfg.Logger,

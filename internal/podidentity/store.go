@@ -19,16 +19,23 @@ type Store interface {
 	// the same scope and token was already recorded, it returns that
 	// association if the request hashes match, and a CodeIdempotencyMismatch
 	// error if they differ. It fails with CodeInUse when the cluster already
-	// has an association for a's key, and with CodeLimitExceeded when the
-	// cluster already holds limit associations.
+	// has an association for a's key, or, when a is a pattern association,
+	// one that is Ambiguous with a (the message names it); and with
+	// CodeLimitExceeded when the cluster already holds limit associations,
+	// patterns counted like any other.
 	CreateAssociation(ctx context.Context, a *Association, limit int, idem *Idempotency) (*Association, error)
 
 	// GetAssociation returns one association by cluster and id.
 	GetAssociation(ctx context.Context, cluster, id string) (*Association, error)
 
-	// FindAssociation returns the association for a service account,
-	// without its tags: it serves the credential hot path, which needs none.
+	// FindAssociation returns the association whose namespace and service
+	// account are exactly key's, without its tags. Patterns are not
+	// matched: a pattern is found only by its own text.
 	FindAssociation(ctx context.Context, cluster string, key AssociationKey) (*Association, error)
+
+	// PatternAssociations returns the cluster's pattern associations
+	// (IsPattern), without their tags, in any order.
+	PatternAssociations(ctx context.Context, cluster string) ([]Association, error)
 
 	// ListAssociations returns up to limit associations of cluster, ordered
 	// by key, strictly after the key after (nil: from the start), matching

@@ -2,6 +2,7 @@ package podidentity
 
 import (
 	"context"
+	"maps"
 	"regexp"
 )
 
@@ -13,27 +14,29 @@ var (
 )
 
 // resolveTaggable checks that arn names an existing resource of this server
-// and returns the key its tags are stored under.
-func (s *Service) resolveTaggable(ctx context.Context, arn string) (string, error) {
+// and returns the key its tags are stored under, with the association when
+// it names one.
+func (s *Service) resolveTaggable(ctx context.Context, arn string) (string, *Association, error) {
 	if m := clusterARNPattern.FindStringSubmatch(arn); m != nil {
 		if m[1] != s.partition || m[2] != s.region || m[3] != s.accountID {
-			return "", s.foreignResource(arn)
+			return "", nil, s.foreignResource(arn)
 		}
 		if _, err := s.Cluster(m[4]); err != nil {
-			return "", err
+			return "", nil, err
 		}
-		return clusterTagKey(m[4]), nil
+		return clusterTagKey(m[4]), nil, nil
 	}
 	if m := associationARNPattern.FindStringSubmatch(arn); m != nil {
 		if m[1] != s.partition || m[2] != s.region || m[3] != s.accountID {
-			return "", s.foreignResource(arn)
+			return "", nil, s.foreignResource(arn)
 		}
-		if _, err := s.DescribeAssociation(ctx, m[4], m[5]); err != nil {
-			return "", err
+		a, err := s.DescribeAssociation(ctx, m[4], m[5])
+		if err != nil {
+			return "", nil, err
 		}
-		return m[5], nil
+		return m[5], a, nil
 	}
-	return "", Errorf(CodeInvalidParameter, "%q is not the ARN of an EKS cluster or pod identity association", clip(arn))
+	return "", nil, Errorf(CodeInvalidParameter, "%q is not the ARN of an EKS cluster or pod identity association", clip(arn))
 }
 
 // clusterTagKey is the store key of a cluster's tags.
@@ -45,7 +48,7 @@ func (s *Service) foreignResource(arn string) error {
 
 // ListTags returns the tags of a cluster or association.
 func (s *Service) ListTags(ctx context.Context, arn string) (map[string]string, error) {
-	key, err := s.resolveTaggable(ctx, arn)
+	key, _, err := s.resolveTaggable(ctx, arn)
 	if err != nil {
 		return nil, err
 	}
@@ -60,9 +63,21 @@ func (s *Service) TagResource(ctx context.Context, arn string, tags map[string]s
 	if err := ValidateTags(tags); err != nil {
 		return err
 	}
-	key, err := s.resolveTaggable(ctx, arn)
+	key, a, err := s.resolveTaggable(ctx, arn)
 	if err != nil {
 		return err
+	}
+	if a != nil {
+		// The session tags must stay valid as the association's tags
+		// will be. Another TagResource racing this one is not seen; the
+		// credential path refuses what such a race could leave behind.
+		merged := make(map[string]string, len(a.Tags)+len(tags))
+		maps.Copy(merged, a.Tags)
+		maps.Copy(merged, tags)
+		if _, err := parseSessionShape(merged, a.DisableSessionTags); err != nil {
+			return err
+		}
+		defer s.lookups.invalidate()
 	}
 	return s.store.TagResource(ctx, key, tags, MaxTagsPerResource)
 }
@@ -80,9 +95,19 @@ func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) 
 			return err
 		}
 	}
-	key, err := s.resolveTaggable(ctx, arn)
+	key, a, err := s.resolveTaggable(ctx, arn)
 	if err != nil {
 		return err
+	}
+	if a != nil {
+		remaining := maps.Clone(a.Tags)
+		for _, k := range keys {
+			delete(remaining, k)
+		}
+		if _, err := parseSessionShape(remaining, a.DisableSessionTags); err != nil {
+			return err
+		}
+		defer s.lookups.invalidate()
 	}
 	return s.store.UntagResource(ctx, key, keys)
 }

@@ -61,6 +61,22 @@ func ParseRoleARN(field, arn string) (RoleARN, error) {
 	return RoleARN{Partition: m[1], AccountID: m[2], Path: "/" + m[3], Name: m[4]}, nil
 }
 
+// validateNames checks an association's namespace and service account;
+// with patterns on, either may be a pattern instead of a name.
+func validateNames(ns, sa string, patterns bool) error {
+	if ns != "" && patterns && IsPattern(ns) {
+		if err := validateNamePattern("namespace", ns, maxNamespaceLength, "-"); err != nil {
+			return err
+		}
+	} else if err := validateNamespace(ns); err != nil {
+		return err
+	}
+	if sa != "" && patterns && IsPattern(sa) {
+		return validateNamePattern("serviceAccount", sa, maxServiceAcctLen, "-.")
+	}
+	return validateServiceAccount(sa)
+}
+
 func validateNamespace(ns string) error {
 	if ns == "" {
 		return Errorf(CodeInvalidParameter, "namespace must not be empty")

@@ -17,6 +17,12 @@ func (s *Server) eksRoutes() {
 	s.mux.Handle("GET "+assoc+"/{associationId}", s.operation(s.eksOp("DescribePodIdentityAssociation", s.associationScope), s.describeAssociation))
 	s.mux.Handle("POST "+assoc+"/{associationId}", s.operation(s.eksOp("UpdatePodIdentityAssociation", s.associationScope), s.updateAssociation))
 	s.mux.Handle("DELETE "+assoc+"/{associationId}", s.operation(s.eksOp("DeletePodIdentityAssociation", s.associationScope), s.deleteAssociation))
+	// Ours, not AWS's (docs/patterns.md): which association applies to a
+	// service account, patterns included. It reveals what a listing
+	// reveals, so it is authorized as eks:ListPodIdentityAssociations.
+	resolve := s.eksOp("ResolvePodIdentityAssociation", s.clusterScope)
+	resolve.action = "eks:ListPodIdentityAssociations"
+	s.mux.Handle("GET /clusters/{name}/resolve-pod-identity-association", s.operation(resolve, s.resolveAssociation))
 	s.mux.Handle("GET /clusters", s.operation(s.eksOp("ListClusters", accountScope), s.listClusters))
 	s.mux.Handle("GET /clusters/{name}", s.operation(s.eksOp("DescribeCluster", s.clusterScope), s.describeCluster))
 	// ARNs contain '/': the SDKs escape it, but accept it raw too.
@@ -207,6 +213,32 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request) error 
 		})
 	}
 	awsproto.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) resolveAssociation(w http.ResponseWriter, r *http.Request) error {
+	q, err := singleValued(r.URL.Query(), "namespace", "serviceAccount")
+	if err != nil {
+		return err
+	}
+	switch {
+	case q.Get("namespace") == "":
+		return errMissing("namespace")
+	case q.Get("serviceAccount") == "":
+		return errMissing("serviceAccount")
+	}
+	a, err := s.svc.ResolveAssociation(r.Context(), r.PathValue("name"), q.Get("namespace"), q.Get("serviceAccount"))
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, resolveAssociationResponse{Association: podIdentityAssociationSummary{
+		ClusterName:    a.ClusterName,
+		Namespace:      a.Namespace,
+		ServiceAccount: a.ServiceAccount,
+		AssociationARN: a.AssociationARN,
+		AssociationID:  a.AssociationID,
+		OwnerARN:       a.OwnerARN,
+	}})
 	return nil
 }
 

@@ -50,6 +50,12 @@ func wireAssociation(a *pi.Association) *podIdentityAssociation {
 	}
 }
 
+// resolveAssociationResponse is our ResolvePodIdentityAssociation's answer:
+// the summary ListPodIdentityAssociations would give for the association.
+type resolveAssociationResponse struct {
+	Association podIdentityAssociationSummary `json:"association"`
+}
+
 type podIdentityAssociationSummary struct {
 	ClusterName    string `json:"clusterName"`
 	Namespace      string `json:"namespace"`

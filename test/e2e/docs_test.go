@@ -95,7 +95,7 @@ func TestDocumentedConfigurationsParse(t *testing.T) {
 	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	docs = append(docs, filepath.Join(root, "README.md"))
 	block := regexp.MustCompile("(?ms)^```yaml\n(.*?)^```")
-	topLevel := regexp.MustCompile(`(?m)\A(?:#.*\n|\s*\n)*(listen|hostnames|region|accountId|storage|storageOptions|clusters|credentials|auth|limits|log):`)
+	topLevel := regexp.MustCompile(`(?m)\A(?:#.*\n|\s*\n)*(listen|hostnames|region|accountId|storage|storageOptions|clusters|credentials|auth|limits|associations|log):`)
 	parsed := map[string]int{}
 	for _, doc := range docs {
 		text, err := os.ReadFile(doc)

@@ -18,8 +18,10 @@ import (
 type cacheKey [sha256.Size]byte
 
 // keyOf hashes the parts of req that decide which credentials STS returns.
-// The session name is left out on purpose: it carries a fresh UUID on every
-// request, and reused credentials keep the name they were issued under.
+// EKS's session name is left out on purpose: it carries a fresh UUID on
+// every request, and reused credentials keep the name they were issued
+// under. A stable name from the association's template is in: changing
+// the template must change the session.
 func keyOf(req *podidentity.CredentialRequest) cacheKey {
 	h := sha256.New()
 	a, p := &req.Association, &req.Pod
@@ -32,6 +34,23 @@ func keyOf(req *podidentity.CredentialRequest) cacheKey {
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(req.Duration))
 	h.Write(n[:])
+	if req.StableSessionName {
+		h.Write([]byte{1})
+		writeField(h, req.SessionName)
+	} else {
+		h.Write([]byte{0})
+	}
+	// nil (every tag transitive) and a list differ.
+	if req.TransitiveTagKeys == nil {
+		h.Write([]byte{0})
+	} else {
+		h.Write([]byte{1})
+		binary.BigEndian.PutUint64(n[:], uint64(len(req.TransitiveTagKeys)))
+		h.Write(n[:])
+		for _, k := range req.TransitiveTagKeys {
+			writeField(h, k)
+		}
+	}
 	// nil and empty tags differ: nil means the association disables them.
 	if req.SessionTags == nil {
 		h.Write([]byte{0})

@@ -270,6 +270,9 @@ func (i *Issuer) exchange(ctx context.Context, req *podidentity.CredentialReques
 		DurationSeconds: aws.Int32(int32(req.Duration / time.Second)),
 	}
 	first.Tags, first.TransitiveTagKeys = Tags(req.SessionTags)
+	if req.TransitiveTagKeys != nil {
+		first.TransitiveTagKeys = req.TransitiveTagKeys
+	}
 	if a.TargetRoleARN == "" && a.Policy != "" {
 		first.Policy = aws.String(a.Policy)
 	}
@@ -299,11 +302,14 @@ func (i *Issuer) exchange(ctx context.Context, req *podidentity.CredentialReques
 		return issued(out)
 	}
 	// The transitive tags of the first session follow into the second by
-	// themselves; sending them again would make STS refuse the call.
+	// themselves; sending them again would make STS refuse the call. The
+	// others (custom tags not marked transitive) are sent again, so that
+	// the target role's session, the one the pod gets, has every tag.
 	second := &sts.AssumeRoleInput{
 		RoleArn:         aws.String(a.TargetRoleARN),
 		RoleSessionName: aws.String(req.SessionName),
 		DurationSeconds: first.DurationSeconds,
+		Tags:            nonTransitive(first.Tags, first.TransitiveTagKeys),
 	}
 	if a.ExternalID != "" {
 		second.ExternalId = aws.String(a.ExternalID)
@@ -388,6 +394,17 @@ func Tags(tags map[string]string) ([]types.Tag, []string) {
 		out[j] = types.Tag{Key: aws.String(k), Value: aws.String(tags[k])}
 	}
 	return out, keys
+}
+
+// nonTransitive returns the tags whose keys are not in transitive (sorted).
+func nonTransitive(tags []types.Tag, transitive []string) []types.Tag {
+	var out []types.Tag
+	for _, t := range tags {
+		if _, found := slices.BinarySearch(transitive, aws.ToString(t.Key)); !found {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Identity returns the ARN of the server's own AWS identity, as STS

@@ -74,6 +74,19 @@ func (d *DB) CreateAssociation(ctx context.Context, a *podidentity.Association, 
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
+		if a.IsPattern() {
+			// Under the cluster lock: two overlapping patterns created
+			// at once cannot both pass.
+			patterns, err := d.patternAssociations(ctx, tx, a.ClusterName)
+			if err != nil {
+				return err
+			}
+			for i := range patterns {
+				if podidentity.Ambiguous(a, &patterns[i]) {
+					return ambiguous(a, &patterns[i])
+				}
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, d.flavor.rebind(`SELECT COUNT(*) FROM associations WHERE cluster = ?`), a.ClusterName).Scan(&n); err != nil {
 			return err
@@ -110,6 +123,48 @@ func (d *DB) CreateAssociation(ctx context.Context, a *podidentity.Association, 
 func inUse(a *podidentity.Association, existing string) error {
 	return podidentity.Errorf(podidentity.CodeInUse, "Association already exists: %s. Namespace %s and service account %s in cluster %s can have only one association.",
 		existing, a.Namespace, a.ServiceAccount, a.ClusterName)
+}
+
+func ambiguous(a, other *podidentity.Association) error {
+	return podidentity.Errorf(podidentity.CodeInUse, "Association %s (namespace %s, service account %s) has the same rank as this one and matches some of the same service accounts in cluster %s; "+
+		"one of them would have to win by chance. Make one more specific, or use exact names.",
+		other.AssociationID, other.Namespace, other.ServiceAccount, a.ClusterName)
+}
+
+// patternRows selects a cluster's pattern associations. The wildcards are
+// parameters: '?' cannot appear in a query text that PostgreSQL's
+// placeholders are rebound in. LIKE treats '*' and '?' as plain characters.
+const patternRows = `(namespace LIKE ? OR namespace LIKE ? OR service_account LIKE ? OR service_account LIKE ?)`
+
+var patternArgs = []any{"%*%", "%?%", "%*%", "%?%"}
+
+// PatternAssociations implements podidentity.Store.
+func (d *DB) PatternAssociations(ctx context.Context, cluster string) ([]podidentity.Association, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	out, err := d.patternAssociations(ctx, d.db, cluster)
+	return out, d.classify("list pattern associations", err)
+}
+
+// patternAssociations reads the cluster's rows through its index; a
+// cluster of 100,000 associations costs a few milliseconds, paid per
+// pattern create and per lookup-cache period, never per credential.
+func (d *DB) patternAssociations(ctx context.Context, q queryer, cluster string) ([]podidentity.Association, error) {
+	rows, err := q.QueryContext(ctx, d.flavor.rebind(`SELECT `+associationColumns+` FROM associations WHERE cluster = ? AND `+patternRows),
+		append([]any{cluster}, patternArgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []podidentity.Association
+	for rows.Next() {
+		a, err := scanAssociation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
 }
 
 // replay returns the association a recorded client token produced, nil when

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Update", testUpdate},
 		{"ListFiltersAndPages", testList},
 		{"ListUnderConcurrentChanges", testListUnderChanges},
+		{"PatternsAmbiguityAndQuota", testPatterns},
 		{"Tags", testTags},
 		{"Settings", testSettings},
 	}
@@ -514,4 +516,43 @@ func walkFaults(stable map[string]bool, seen map[string]int) (missing, repeated 
 	sort.Strings(missing)
 	sort.Strings(repeated)
 	return missing, repeated
+}
+
+// Pattern associations: listed by PatternAssociations, found by
+// FindAssociation only under their own text, refused when a pattern of
+// equal rank overlaps them, and counted against the quota.
+func testPatterns(t *testing.T, s pi.Store) {
+	mustCreate(t, s, assoc("c1", "prod", "web", 1))
+	team := mustCreate(t, s, assoc("c1", "team-*", "*", 2))
+	mustCreate(t, s, assoc("c1", "prod", "*-api", 3))
+	mustCreate(t, s, assoc("c2", "*-prod", "*", 4)) // another cluster: no conflict
+
+	_, err := s.CreateAssociation(ctx, assoc("c1", "*-prod", "*", 5), 5000, nil)
+	wantCode(t, err, pi.CodeInUse)
+	if msg := pi.ErrorMessage(err); !strings.Contains(msg, team.AssociationID) {
+		t.Errorf("ambiguity refused with %q, which does not name %s", msg, team.AssociationID)
+	}
+	_, err = s.CreateAssociation(ctx, assoc("c1", "prod", "web-*", 6), 5000, nil)
+	wantCode(t, err, pi.CodeInUse)
+	// More literal characters, or an exact part, rank apart: accepted.
+	mustCreate(t, s, assoc("c1", "*-production", "*", 7))
+	mustCreate(t, s, assoc("c1", "team-*", "web", 8))
+
+	got, err := s.PatternAssociations(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i].AssociationID < got[j].AssociationID })
+	if diff := cmp.Diff([]string{"team-*/*", "prod/*-api", "*-production/*", "team-*/web"}, keys(got)); diff != "" {
+		t.Errorf("PatternAssociations (-want +got):\n%s", diff)
+	}
+	if _, err := s.FindAssociation(ctx, "c1", pi.AssociationKey{Namespace: "team-a", ServiceAccount: "x"}); pi.ErrorCode(err) != pi.CodeNotFound {
+		t.Errorf("FindAssociation matched a pattern: %v", err)
+	}
+	if a, err := s.FindAssociation(ctx, "c1", pi.AssociationKey{Namespace: "team-*", ServiceAccount: "*"}); err != nil || a.AssociationID != team.AssociationID {
+		t.Errorf("FindAssociation by the pattern's own text = %v, %v", a, err)
+	}
+	// The quota counts patterns: c1 holds 5 associations.
+	_, err = s.CreateAssociation(ctx, assoc("c1", "dev-*", "*", 9), 5, nil)
+	wantCode(t, err, pi.CodeLimitExceeded)
 }

@@ -1,0 +1,113 @@
+package podidentity
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// resolved is an association as the credential path needs it: with its
+// tags and its parsed session shape, cached together.
+type resolved struct {
+	assoc *Association
+	shape *sessionShape
+}
+
+// resolve finds the association that applies to key through the lookup
+// cache. An exact (namespace, service account) association always ranks
+// highest, so patterns are consulted only when there is none: pods of
+// exactly associated service accounts never pay for patterns.
+func (s *Service) resolve(ctx context.Context, cluster string, key AssociationKey) (*resolved, error) {
+	if _, err := s.Cluster(cluster); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ck := lookupKey{cluster: cluster, key: key}
+	r, ok, gen := s.lookups.get(ck, now)
+	if !ok {
+		var err error
+		if r, err = s.lookup(ctx, cluster, key, gen, now); err != nil {
+			return nil, err
+		}
+		s.lookups.put(ck, r, gen, now)
+	}
+	if r == nil {
+		return nil, Errorf(CodeNotFound, "No pod identity association found for service account %s in namespace %s of cluster %s.",
+			key.ServiceAccount, key.Namespace, cluster)
+	}
+	return r, nil
+}
+
+// lookup asks the store; nil means no association applies.
+func (s *Service) lookup(ctx context.Context, cluster string, key AssociationKey, gen uint64, now time.Time) (*resolved, error) {
+	a, err := s.withARN(s.store.FindAssociation(ctx, cluster, key))
+	switch {
+	case err == nil:
+	case ErrorCode(err) != CodeNotFound:
+		return nil, err
+	case !s.patterns:
+		return nil, nil
+	default:
+		patterns, err := s.patternAssociations(ctx, cluster, gen, now)
+		if err != nil {
+			return nil, err
+		}
+		best := bestMatch(patterns, key)
+		if best == nil {
+			return nil, nil
+		}
+		copied := *best
+		a = &copied
+		a.AssociationARN = s.AssociationARN(a.ClusterName, a.AssociationID)
+	}
+	// Tags only for the association found: they shape its sessions.
+	if a.Tags, err = s.store.Tags(ctx, a.AssociationID); err != nil {
+		return nil, err
+	}
+	shape, err := parseSessionShape(a.Tags, a.DisableSessionTags)
+	if err != nil {
+		// Refused when stored; only tags written around the rules (an
+		// import, a race of two TagResource calls) get here. Issuing
+		// without the tags the operator asked for could widen access.
+		return nil, err
+	}
+	return &resolved{assoc: a, shape: shape}, nil
+}
+
+// patternAssociations returns a cluster's pattern associations, cached
+// like lookups: one store query per cluster per LookupCacheTTL at most,
+// and only while some service account without an exact association asks.
+func (s *Service) patternAssociations(ctx context.Context, cluster string, gen uint64, now time.Time) ([]Association, error) {
+	if list, ok := s.lookups.getPatterns(cluster, gen, now); ok {
+		return list, nil
+	}
+	// A burst of pods after a write shares one reload: it reads the
+	// cluster's rows, tens of milliseconds at 100,000 associations.
+	v, err, _ := s.patternLoads.Do(fmt.Sprintf("%s/%d", cluster, gen), func() (any, error) {
+		list, err := s.store.PatternAssociations(ctx, cluster)
+		if err != nil {
+			return nil, err
+		}
+		s.lookups.putPatterns(cluster, list, gen, now)
+		return list, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]Association), nil
+}
+
+// ResolveAssociation answers "which association applies to service account
+// sa in namespace ns": what AssumeRoleForPodIdentity would use for a pod
+// running as it. Unlike ListPodIdentityAssociations, whose filters match
+// literally as on AWS, it goes through patterns. The webhook asks it.
+func (s *Service) ResolveAssociation(ctx context.Context, cluster, ns, sa string) (*Association, error) {
+	if _, err := s.Cluster(cluster); err != nil {
+		return nil, err
+	}
+	// Real names only: a pattern is nobody's service account.
+	if err := firstError(validateNamespace(ns), validateServiceAccount(sa)); err != nil {
+		return nil, err
+	}
+	return s.FindAssociation(ctx, cluster, AssociationKey{Namespace: ns, ServiceAccount: sa})
+}
