@@ -7,6 +7,13 @@
 //
 //	go build -o bin/podidentity ./cmd/podidentity
 //	go run ./bench/agentload -binary bin/podidentity -conns 16 -duration 10s
+//
+// With -aws-flags it starts any agent that takes the AWS agent's command
+// line (`server --cluster-name ... --port ...`), aws/eks-pod-identity-agent
+// among them, on free loopback ports, so both can be measured alike; -extra
+// adds arguments (ours: "--max-request-qps 0", as the AWS agent has no
+// inbound limit). -subcommand is what precedes the flags: "server" for the
+// AWS agent, "agent server" for podidentity.
 package main
 
 import (
@@ -17,11 +24,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,14 +46,84 @@ func main() {
 	maxRequests := flag.Int64("requests", 5_000_000, "stop after this many requests")
 	pods := flag.Int("pods", 100, "distinct pod tokens to rotate through")
 	warmup := flag.Duration("warmup", 2*time.Second, "load before measuring")
+	awsFlags := flag.Bool("aws-flags", false, "start the binary with the AWS agent's command line (any compatible agent)")
+	extra := flag.String("extra", "", "more arguments for the agent, space-separated")
+	subcommand := flag.String("subcommand", "server", "with -aws-flags: the words before the flags")
+	tolerate := flag.Bool("tolerate-failures", false, "report failed requests (e.g. 429 from an agent's own rate limit) instead of stopping")
+	host := flag.String("host", "", "Host header to send (the AWS agent 0.1.x accepts only 169.254.170.23 and fd00:ec2::23, whatever it binds)")
 	flag.Parse()
-	if err := run(*binary, *conns, *duration, *warmup, *maxRequests, *pods); err != nil {
+	start := startPodidentity
+	if *awsFlags {
+		words := strings.Fields(*subcommand)
+		start = func(binary, endpoint string, extra []string) (*exec.Cmd, string, error) {
+			return startWithAWSFlags(binary, words, endpoint, extra)
+		}
+	}
+	if err := run(start, *binary, strings.Fields(*extra), *host, *tolerate, *conns, *duration, *warmup, *maxRequests, *pods); err != nil {
 		fmt.Fprintln(os.Stderr, "agentload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(binary string, conns int, duration, warmup time.Duration, maxRequests int64, pods int) error {
+// agentStarter starts an agent in front of EKS Auth at endpoint and returns
+// its credentials URL.
+type agentStarter func(binary, endpoint string, extra []string) (*exec.Cmd, string, error)
+
+// agentEnv is the node's: fixed keys, nothing of the caller's.
+var agentEnv = []string{"AWS_ACCESS_KEY_ID=AKIALOADGEN000000001", "AWS_SECRET_ACCESS_KEY=loadgen", "AWS_REGION=us-west-2",
+	"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
+
+// startPodidentity starts `podidentity agent` on any free ports; it says
+// where it serves.
+func startPodidentity(binary, endpoint string, extra []string) (*exec.Cmd, string, error) {
+	cmd := exec.Command(binary, append([]string{"agent", "--cluster-name", "load", "--endpoint", endpoint,
+		"--bind-hosts", "127.0.0.1", "--port", "0", "--probe-port", "0",
+		"--metrics-address", "127.0.0.1", "--metrics-port", "0", "--max-request-qps", "0", "--verbosity", "warn"}, extra...)...)
+	cmd.Env = agentEnv
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	u, err := loadrun.WaitFor(stdout, regexp.MustCompile(`serving credentials on (http://\S+)`))
+	return cmd, u, err
+}
+
+// startWithAWSFlags starts an agent with the AWS agent's flags on free
+// ports, then waits until its credential port accepts connections.
+func startWithAWSFlags(binary string, subcommand []string, endpoint string, extra []string) (*exec.Cmd, string, error) {
+	var ports [3]int
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, "", err
+		}
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+	}
+	args := append(append([]string{}, subcommand...), "--cluster-name", "load", "--endpoint", endpoint,
+		"--bind-hosts", "127.0.0.1", "--port", strconv.Itoa(ports[0]), "--probe-port", strconv.Itoa(ports[1]),
+		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(ports[2]))
+	cmd := exec.Command(binary, append(args, extra...)...)
+	cmd.Env = agentEnv
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return cmd, "http://" + addr + "/v1/credentials", nil
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			return nil, "", fmt.Errorf("%s does not listen on %s after 10 s", binary, addr)
+		}
+	}
+}
+
+func run(start agentStarter, binary string, extra []string, host string, tolerate bool, conns int, duration, warmup time.Duration, maxRequests int64, pods int) error {
 	if conns < 1 || pods < 1 || duration <= 0 {
 		return fmt.Errorf("-conns, -pods and -duration must be positive")
 	}
@@ -60,21 +140,11 @@ func run(binary string, conns int, duration, warmup time.Duration, maxRequests i
 	}))
 	defer stub.Close()
 
-	cmd := exec.Command(binary, "agent", "--cluster-name", "load", "--endpoint", stub.URL,
-		"--bind-hosts", "127.0.0.1", "--port", "0", "--probe-port", "0",
-		"--metrics-address", "127.0.0.1", "--metrics-port", "0", "--max-request-qps", "0", "--verbosity", "warn")
-	cmd.Env = []string{"AWS_ACCESS_KEY_ID=AKIALOADGEN000000001", "AWS_SECRET_ACCESS_KEY=loadgen", "AWS_REGION=us-west-2",
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer cmd.Process.Kill()
-	endpoint, err := loadrun.WaitFor(stdout, regexp.MustCompile(`serving credentials on (http://\S+)`))
+	cmd, endpoint, err := start(binary, stub.URL, extra)
 	if err != nil {
 		return err
 	}
+	defer cmd.Process.Kill()
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -94,6 +164,9 @@ func run(binary string, conns int, duration, warmup time.Duration, maxRequests i
 	get := func(token string) error {
 		req, _ := http.NewRequest(http.MethodGet, endpoint, nil)
 		req.Header.Set("Authorization", token)
+		if host != "" {
+			req.Host = host
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
@@ -119,7 +192,7 @@ func run(binary string, conns int, duration, warmup time.Duration, maxRequests i
 	}
 	loadrun.Run(conns, warmup, maxRequests, false, fetch)
 	single := loadrun.Run(1, time.Minute, 2000, true, fetch)
-	if single.FirstErr != nil {
+	if single.FirstErr != nil && !tolerate {
 		return single.FirstErr
 	}
 	callsBefore := upstreamCalls.Load()
@@ -130,15 +203,17 @@ func run(binary string, conns int, duration, warmup time.Duration, maxRequests i
 	res := loadrun.Run(conns, duration, maxRequests, true, fetch)
 	cpu1, _ := loadrun.CPUTime(cmd.Process.Pid)
 	ok, lat, p := int64(len(res.Latencies)), res.Latencies, loadrun.Percentile
-	fmt.Printf("agent GET /v1/credentials, cached, %d pods, %d connections\n", pods, conns)
-	fmt.Printf("  unloaded (1 connection): p50 %s  p99 %s\n", p(single.Latencies, 50), p(single.Latencies, 99))
+	fmt.Printf("%s: GET /v1/credentials, cached, %d pods, %d connections\n", binary, pods, conns)
+	fmt.Printf("  unloaded (1 connection): p50 %s  p99 %s, %d of %d failed\n", p(single.Latencies, 50), p(single.Latencies, 99), single.Failures, single.Requests)
 	fmt.Printf("  loaded: %d requests in %s, %d failed: %.0f req/s\n", res.Requests, res.Elapsed.Round(time.Millisecond), res.Failures, float64(ok)/res.Elapsed.Seconds())
 	fmt.Printf("  loaded latency: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", p(lat, 50), p(lat, 90), p(lat, 99), p(lat, 99.9), p(lat, 100))
 	if ok > 0 {
 		fmt.Printf("  agent CPU: %.1f µs per request (%.2f cores busy)\n", float64((cpu1-cpu0).Microseconds())/float64(ok), (cpu1-cpu0).Seconds()/res.Elapsed.Seconds())
 	}
 	fmt.Printf("  calls to EKS Auth: %d while warming the cache (one per token), %d under load\n", callsBefore, upstreamCalls.Load()-callsBefore)
-	if res.Failures > 0 {
+	if res.Failures > 0 && tolerate {
+		fmt.Printf("  failed requests: %d, the first: %v\n", res.Failures, res.FirstErr)
+	} else if res.Failures > 0 {
 		return fmt.Errorf("%d requests failed, the first: %w", res.Failures, res.FirstErr)
 	}
 	return nil
