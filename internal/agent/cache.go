@@ -117,6 +117,11 @@ type entry struct {
 	// is the one that expires last, the one refreshes use.
 	pod     podKey
 	aliases map[tokenKey]time.Time
+	// refused are tokens naming the pod that EKS Auth refused for good,
+	// with their expiry: reuse declines them, or a pod retrying a token
+	// EKS Auth has just refused (say, after its association was deleted)
+	// would be served the credentials issued before.
+	refused map[tokenKey]time.Time
 	// checking: a renewal waits for the API server to say whether the pod
 	// still exists.
 	checking bool
@@ -126,6 +131,12 @@ type entry struct {
 // pod's token at 80% of its life (about 19 hours for EKS's 24), so a pod
 // rarely has more than two live ones.
 const maxAliases = 4
+
+// maxRefused bounds the refused tokens remembered per pod. Only tokens
+// that verify as the pod's, or that could not be verified at all, are
+// remembered (see refuseRotated), so a neighbour's made-up tokens cannot
+// push a real one out.
+const maxRefused = 4
 
 // expiryOf is when the token with key k, one of e's, expires.
 func (e *entry) expiryOf(k tokenKey) time.Time {
@@ -306,6 +317,7 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 	c.mu.Lock()
 	delete(c.flights, tok.key)
 	el := c.entries[tok.key]
+	dropped := false
 	switch {
 	case err == nil && c.caching():
 		var e *entry
@@ -330,10 +342,16 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		e.refreshAt = now.Add(c.refreshInterval(creds.Expiration.Sub(now)))
 		e.retryAt, e.failures = time.Time{}, 0
 	case err == nil:
+	case irrecoverable(err) && el != nil && el.Value.(*entry).tok.key != tok.key:
+		// One of the pod's verified rotated tokens, sent upstream when the
+		// credentials neared expiry: it is refused, not the token EKS Auth
+		// accepted, which stays to refresh with.
+		c.refuseAliasLocked(el, tok, asUpstreamError(err), now)
 	case irrecoverable(err):
 		if el != nil {
 			c.removeLocked(el)
 			c.metrics.cache(stateEvicted)
+			dropped = true
 		}
 	case el != nil:
 		e := el.Value.(*entry)
@@ -355,7 +373,12 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		if background || el != nil {
 			c.metrics.refreshFailed(err)
 		}
-		c.log.Warn("fetching credentials failed", append(attrs, "err", err, "dropped", irrecoverable(err) && el != nil)...)
+		c.log.Warn("fetching credentials failed", append(attrs, "err", err, "dropped", dropped)...)
+	}
+	if irrecoverable(err) && el == nil {
+		// Before the pod hears the refusal, so that its retry of the same
+		// token cannot be answered by reuse.
+		c.refuseRotated(tok, asUpstreamError(err))
 	}
 	f.creds, f.err = creds, err
 	close(f.done)
