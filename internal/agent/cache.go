@@ -113,8 +113,12 @@ type entry struct {
 	servedUntil time.Time
 	idle        bool
 	// pod is the pod EKS Auth accepted tok for; aliases are the pod's
-	// other tokens whose signatures were verified, with their expiry. tok
-	// is the one that expires last, the one refreshes use.
+	// other tokens, with their expiry: ones whose signatures were verified
+	// and reused, and ones EKS Auth accepted that expire before tok. tok,
+	// the one refreshes use, is always one EKS Auth accepted: a reused
+	// token was never put to the server's own checks (its token lifetime
+	// bound, its TokenReview), and were it refused at refresh the whole
+	// entry would go.
 	pod     podKey
 	aliases map[tokenKey]time.Time
 	// refused are tokens naming the pod that EKS Auth refused for good,
@@ -324,7 +328,7 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		if el != nil {
 			e = el.Value.(*entry)
 			c.lru.MoveToFront(el)
-			c.addTokenLocked(el, tok)
+			c.addTokenLocked(el, tok, true)
 		} else {
 			// EKS Auth accepted tok, so the pod it names is its own.
 			e = &entry{tok: tok, pod: tok.pod}
@@ -420,9 +424,10 @@ func (c *cache) removeLocked(el *list.Element) {
 }
 
 // addTokenLocked makes tok, a token of el's pod, one of el's: the one
-// refreshes use if it expires last. Beyond maxAliases, the token that
-// expires first is forgotten (asked for again, it is verified again).
-func (c *cache) addTokenLocked(el *list.Element, tok podToken) {
+// refreshes use if EKS Auth accepted it and it expires last. Beyond
+// maxAliases, the token that expires first is forgotten (asked for again,
+// it is verified again).
+func (c *cache) addTokenLocked(el *list.Element, tok podToken, accepted bool) {
 	e := el.Value.(*entry)
 	if tok.key == e.tok.key {
 		e.tok = tok
@@ -431,7 +436,7 @@ func (c *cache) addTokenLocked(el *list.Element, tok podToken) {
 	if e.aliases == nil {
 		e.aliases = map[tokenKey]time.Time{}
 	}
-	if tok.expires.After(e.tok.expires) {
+	if accepted && tok.expires.After(e.tok.expires) {
 		e.aliases[e.tok.key] = e.tok.expires
 		delete(e.aliases, tok.key)
 		e.tok = tok

@@ -73,7 +73,13 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 		return Credentials{}, false
 	}
 	e := el.Value.(*entry)
-	c.addTokenLocked(el, tok)
+	if !lifetimeWithin(tok, e.tok) {
+		c.mu.Unlock()
+		c.log.Warn("a verified token of a pod with cached credentials lives longer than the token EKS Auth accepted; asking EKS Auth",
+			append(attrs, "issued", tok.issued, "expires", tok.expires)...)
+		return Credentials{}, false
+	}
+	c.addTokenLocked(el, tok, false)
 	c.lru.MoveToFront(el)
 	e.servedUntil = later(e.servedUntil, e.creds.Expiration)
 	e.idle = false
@@ -82,6 +88,27 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 	c.metrics.cache(stateReused)
 	c.log.Debug("rotated token verified; reusing its pod's credentials", append(attrs, "access_key_id", creds.AccessKeyID)...)
 	return creds, true
+}
+
+// lifetimeSkew is how much longer than the accepted token a reused one may
+// live. The kubelet asks for the same lifetime at every rotation, and the
+// API server stamps iat and exp from one clock, so real rotations differ
+// by nothing; the minute only absorbs rounding.
+const lifetimeSkew = time.Minute
+
+// lifetimeWithin: tok, a verified token, lives (exp - iat) no longer than
+// accepted, the token EKS Auth accepted, give or take lifetimeSkew. Anyone
+// allowed to create tokens for the pod's service account can mint one
+// bound to the pod for as long as the API server allows; the podidentity
+// server would refuse it (its maxTokenLifetime), and reuse, which skips
+// the server, must not serve it either. A token without iat or exp cannot
+// be compared and goes to EKS Auth. tok's iat is read from the bytes whose
+// signature just verified, so the API server set it.
+func lifetimeWithin(tok, accepted podToken) bool {
+	if tok.issued.IsZero() || tok.expires.IsZero() || accepted.issued.IsZero() || accepted.expires.IsZero() {
+		return false
+	}
+	return tok.expires.Sub(tok.issued) <= accepted.expires.Sub(accepted.issued)+lifetimeSkew
 }
 
 // reusableLocked: e's credentials may be handed to tok, a token of e's

@@ -302,3 +302,66 @@ func TestRefusedForgedTokenLeavesNeighbourAlone(t *testing.T) {
 		t.Errorf("the pod's rotated token got %s, want its cached %s", got.AccessKeyID, want.AccessKeyID)
 	}
 }
+
+// A token bound to the pod but minted to live far longer than the token
+// EKS Auth accepted (anyone who may create tokens for the service account
+// can mint one) is not served the pod's credentials by reuse, which would
+// skip the server's token lifetime bound: it goes to EKS Auth, which
+// refuses it, and the pod's entry is untouched.
+func TestLongLivedTokenIsNotReused(t *testing.T) {
+	cl := newCluster(t)
+	clock := newClock()
+	v, err := satoken.New([]satoken.ClusterConfig{{Name: "demo", Issuer: cl.signer.Issuer(), StaticKeys: cl.signer.JWKS(),
+		MaxTokenLifetime: 24 * time.Hour}}, satoken.Options{Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := credsUntil(func() time.Time { return clock.now().Add(6 * time.Hour) })
+	up := newUpstream(func(ctx context.Context, token string, n int) (Credentials, error) {
+		if _, err := v.Validate(ctx, "demo", token); err != nil {
+			return Credentials{}, &UpstreamError{Status: 400, Code: "InvalidTokenException", Message: "invalid token", Err: err}
+		}
+		return ok(ctx, token, n)
+	})
+	e := newCacheEnv(t, up, clock, func(c *cacheConfig) { c.verifier = cl.keys(t, clock) })
+	accepted := cl.mint(t, "web-0", clock.now())
+	want := e.mustGet(t, accepted)
+	clock.advance(time.Minute)
+	long, err := cl.signer.Mint(tokenmint.Pod{Namespace: "default", ServiceAccount: "app", PodName: "web-0", PodUID: "uid-web-0"},
+		clock.now(), 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.get(t, long); !irrecoverable(err) {
+		t.Fatalf("a year-long token got %s, %v; want EKS Auth's refusal", got.AccessKeyID, err)
+	}
+	if n := e.state(t, stateReused); n != 0 {
+		t.Errorf("reused = %v, want 0", n)
+	}
+	if got := e.mustGet(t, cl.mint(t, "web-0", clock.now())); got != want {
+		t.Errorf("the pod's rotated token got %s, want its cached %s", got.AccessKeyID, want.AccessKeyID)
+	}
+}
+
+// Refreshes use a token EKS Auth accepted, never a reused one, even one
+// that expires later: a reused token was not put to the server's checks,
+// and its refusal at refresh would drop the pod's entry.
+func TestReusedTokenDoesNotTakeOverRefreshes(t *testing.T) {
+	cl := newCluster(t)
+	clock := newClock()
+	up := cl.eksAuth(t, clock)
+	e := newCacheEnv(t, up, clock, func(c *cacheConfig) { c.verifier = cl.keys(t, clock) })
+	accepted := cl.mint(t, "web-0", clock.now())
+	e.mustGet(t, accepted)
+	clock.advance(time.Minute)
+	rotated := cl.mint(t, "web-0", clock.now()) // expires a minute after accepted
+	e.mustGet(t, rotated)
+	if n := e.state(t, stateReused); n != 1 {
+		t.Fatalf("reused = %v, want 1", n)
+	}
+	clock.advance(3*time.Hour + time.Minute)
+	e.sweep(t)
+	if a, r := up.callsFor(accepted), up.callsFor(rotated); a != 2 || r != 0 {
+		t.Errorf("EKS Auth calls for the accepted, reused token = %d, %d; want 2, 0", a, r)
+	}
+}
