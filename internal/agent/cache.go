@@ -113,10 +113,19 @@ type entry struct {
 	servedUntil time.Time
 	idle        bool
 	// pod is the pod EKS Auth accepted tok for; aliases are the pod's
-	// other tokens whose signatures were verified, with their expiry. tok
-	// is the one that expires last, the one refreshes use.
+	// other tokens, with their expiry: ones whose signatures were verified
+	// and reused, and ones EKS Auth accepted that expire before tok. tok,
+	// the one refreshes use, is always one EKS Auth accepted: a reused
+	// token was never put to the server's own checks (its token lifetime
+	// bound, its TokenReview), and were it refused at refresh the whole
+	// entry would go.
 	pod     podKey
 	aliases map[tokenKey]time.Time
+	// refused are tokens naming the pod that EKS Auth refused for good,
+	// with their expiry: reuse declines them, or a pod retrying a token
+	// EKS Auth has just refused (say, after its association was deleted)
+	// would be served the credentials issued before.
+	refused map[tokenKey]time.Time
 	// checking: a renewal waits for the API server to say whether the pod
 	// still exists.
 	checking bool
@@ -126,6 +135,12 @@ type entry struct {
 // pod's token at 80% of its life (about 19 hours for EKS's 24), so a pod
 // rarely has more than two live ones.
 const maxAliases = 4
+
+// maxRefused bounds the refused tokens remembered per pod. Only tokens
+// that verify as the pod's, or that could not be verified at all, are
+// remembered (see refuseRotated), so a neighbour's made-up tokens cannot
+// push a real one out.
+const maxRefused = 4
 
 // expiryOf is when the token with key k, one of e's, expires.
 func (e *entry) expiryOf(k tokenKey) time.Time {
@@ -306,13 +321,14 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 	c.mu.Lock()
 	delete(c.flights, tok.key)
 	el := c.entries[tok.key]
+	dropped := false
 	switch {
 	case err == nil && c.caching():
 		var e *entry
 		if el != nil {
 			e = el.Value.(*entry)
 			c.lru.MoveToFront(el)
-			c.addTokenLocked(el, tok)
+			c.addTokenLocked(el, tok, true)
 		} else {
 			// EKS Auth accepted tok, so the pod it names is its own.
 			e = &entry{tok: tok, pod: tok.pod}
@@ -330,10 +346,16 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		e.refreshAt = now.Add(c.refreshInterval(creds.Expiration.Sub(now)))
 		e.retryAt, e.failures = time.Time{}, 0
 	case err == nil:
+	case irrecoverable(err) && el != nil && el.Value.(*entry).tok.key != tok.key:
+		// One of the pod's verified rotated tokens, sent upstream when the
+		// credentials neared expiry: it is refused, not the token EKS Auth
+		// accepted, which stays to refresh with.
+		c.refuseAliasLocked(el, tok, asUpstreamError(err), now)
 	case irrecoverable(err):
 		if el != nil {
 			c.removeLocked(el)
 			c.metrics.cache(stateEvicted)
+			dropped = true
 		}
 	case el != nil:
 		e := el.Value.(*entry)
@@ -355,7 +377,12 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		if background || el != nil {
 			c.metrics.refreshFailed(err)
 		}
-		c.log.Warn("fetching credentials failed", append(attrs, "err", err, "dropped", irrecoverable(err) && el != nil)...)
+		c.log.Warn("fetching credentials failed", append(attrs, "err", err, "dropped", dropped)...)
+	}
+	if irrecoverable(err) && el == nil {
+		// Before the pod hears the refusal, so that its retry of the same
+		// token cannot be answered by reuse.
+		c.refuseRotated(tok, asUpstreamError(err))
 	}
 	f.creds, f.err = creds, err
 	close(f.done)
@@ -397,9 +424,10 @@ func (c *cache) removeLocked(el *list.Element) {
 }
 
 // addTokenLocked makes tok, a token of el's pod, one of el's: the one
-// refreshes use if it expires last. Beyond maxAliases, the token that
-// expires first is forgotten (asked for again, it is verified again).
-func (c *cache) addTokenLocked(el *list.Element, tok podToken) {
+// refreshes use if EKS Auth accepted it and it expires last. Beyond
+// maxAliases, the token that expires first is forgotten (asked for again,
+// it is verified again).
+func (c *cache) addTokenLocked(el *list.Element, tok podToken, accepted bool) {
 	e := el.Value.(*entry)
 	if tok.key == e.tok.key {
 		e.tok = tok
@@ -408,7 +436,7 @@ func (c *cache) addTokenLocked(el *list.Element, tok podToken) {
 	if e.aliases == nil {
 		e.aliases = map[tokenKey]time.Time{}
 	}
-	if tok.expires.After(e.tok.expires) {
+	if accepted && tok.expires.After(e.tok.expires) {
 		e.aliases[e.tok.key] = e.tok.expires
 		delete(e.aliases, tok.key)
 		e.tok = tok

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -13,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 )
 
-// maxCredentialsFileBytes bounds what is read of the shared credentials
-// file on each upstream call; real ones are a few hundred bytes.
+// maxCredentialsFileBytes bounds the shared credentials file: a larger one
+// is refused, not cut short. Real ones are a few hundred bytes.
 const maxCredentialsFileBytes = 1 << 20
 
 // SharedCredentialsFile is the node's AWS credentials from a shared
@@ -34,6 +35,10 @@ type SharedCredentialsFile struct {
 	path, profile string
 	log           *slog.Logger
 
+	// read returns the file's bytes; tests replace it to rewrite the file
+	// between reads, as a rotator writing in place would.
+	read func() ([]byte, error)
+
 	mu    sync.Mutex
 	sum   [sha256.Size]byte // of the bytes the credentials were parsed from
 	creds aws.Credentials
@@ -48,7 +53,9 @@ func NewSharedCredentialsFile(path, profile string, log *slog.Logger) *SharedCre
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &SharedCredentialsFile{path: path, profile: profile, log: log}
+	p := &SharedCredentialsFile{path: path, profile: profile, log: log}
+	p.read = p.readFile
+	return p
 }
 
 // DefaultSharedCredentialsFile is where the AWS SDKs look:
@@ -78,22 +85,21 @@ func (p *SharedCredentialsFile) Retrieve(ctx context.Context) (aws.Credentials, 
 }
 
 func (p *SharedCredentialsFile) reload(ctx context.Context) (aws.Credentials, error) {
-	f, err := os.Open(p.path)
+	data, err := p.read()
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("the node's shared credentials file: %w", err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCredentialsFileBytes))
-	f.Close()
-	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("reading the node's shared credentials file %s: %w", p.path, err)
+		return aws.Credentials{}, err
 	}
 	sum := sha256.Sum256(data)
 	if p.creds.HasKeys() && sum == p.sum {
 		return p.creds, nil
 	}
 	// The SDK's own parser, so that the file means what it means to every
-	// other AWS tool on the node. It reads the file again; if it changed
-	// in between, the sums differ on the next call and it is read again.
+	// other AWS tool on the node. It reads the file itself, so the file is
+	// read again after it: a rotator rewriting the file in place may be
+	// half-way through while the SDK reads, and a cut-off secret parses as
+	// well as a whole one. Only a file that read the same before and after
+	// is taken; otherwise the credentials read before stay in use and the
+	// file is read again on the next call.
 	sc, err := config.LoadSharedConfigProfile(ctx, p.profile, func(o *config.LoadSharedConfigOptions) {
 		o.ConfigFiles = []string{}
 		o.CredentialsFiles = []string{p.path}
@@ -104,6 +110,13 @@ func (p *SharedCredentialsFile) reload(ctx context.Context) (aws.Credentials, er
 	if !sc.Credentials.HasKeys() {
 		return aws.Credentials{}, fmt.Errorf("the node's shared credentials file %s has no access key in profile %s", p.path, p.profile)
 	}
+	again, err := p.read()
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	if !bytes.Equal(data, again) {
+		return aws.Credentials{}, fmt.Errorf("the node's shared credentials file %s changed while it was read (being rewritten?)", p.path)
+	}
 	creds := sc.Credentials
 	creds.Source = "SharedCredentialsFile(rotating): " + p.path
 	if creds.AccessKeyID != p.creds.AccessKeyID {
@@ -111,4 +124,32 @@ func (p *SharedCredentialsFile) reload(ctx context.Context) (aws.Credentials, er
 	}
 	p.sum, p.creds = sum, creds
 	return creds, nil
+}
+
+// readFile reads the whole file, refusing one larger than
+// maxCredentialsFileBytes rather than parsing a part of it.
+func (p *SharedCredentialsFile) readFile() ([]byte, error) {
+	f, err := os.Open(p.path)
+	if err != nil {
+		return nil, fmt.Errorf("the node's shared credentials file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("the node's shared credentials file: %w", err)
+	}
+	tooBig := fmt.Errorf("the node's shared credentials file %s is larger than %d bytes; a credentials file is a few hundred", p.path, maxCredentialsFileBytes)
+	if fi.Size() > maxCredentialsFileBytes {
+		return nil, tooBig
+	}
+	// The size may grow between Stat and reading: one byte more than the
+	// bound tells.
+	data, err := io.ReadAll(io.LimitReader(f, maxCredentialsFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the node's shared credentials file %s: %w", p.path, err)
+	}
+	if len(data) > maxCredentialsFileBytes {
+		return nil, tooBig
+	}
+	return data, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,4 +172,64 @@ func getOK(url, token string) bool {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// A rotator that rewrites the file in place can be caught half-way while
+// the SDK parses it, and a cut-off secret parses as well as a whole one:
+// the file is taken only when it reads the same before and after parsing,
+// else the credentials read before stay in use until the next call.
+func TestSharedCredentialsFileChangingWhileRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "credentials")
+	p := NewSharedCredentialsFile(path, "", discardLog())
+	writeCredentials(t, path, "ASIAONE0000000000001", "s1", "t1")
+	if _, err := p.Retrieve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	whole := "[default]\naws_access_key_id = ASIATWO0000000000002\naws_secret_access_key = secret-two\naws_session_token = t2\n"
+	if err := os.WriteFile(path, []byte(whole[:len(whole)-30]), 0o600); err != nil { // the secret cut short
+		t.Fatal(err)
+	}
+	reads := 0
+	readFile := p.read
+	p.read = func() ([]byte, error) {
+		if reads++; reads == 2 { // the rotator finishes while the SDK parses
+			if err := os.WriteFile(path, []byte(whole), 0o600); err != nil {
+				t.Error(err)
+			}
+		}
+		return readFile()
+	}
+	if c, err := p.Retrieve(ctx); err != nil || c.AccessKeyID != "ASIAONE0000000000001" {
+		t.Errorf("file rewritten while read: %s, %v; want the credentials read before", c.AccessKeyID, err)
+	}
+	if c, err := p.Retrieve(ctx); err != nil || c.AccessKeyID != "ASIATWO0000000000002" || c.SecretAccessKey != "secret-two" {
+		t.Errorf("file rewritten: %s, %v; want ASIATWO0000000000002 with its whole secret", c.AccessKeyID, err)
+	}
+}
+
+// A credentials file larger than the bound is refused, not parsed in
+// part or in whole; one read before stays in use.
+func TestSharedCredentialsFileTooLarge(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "credentials")
+	body := "[default]\naws_access_key_id = ASIABIG0000000000001\naws_secret_access_key = s\n" +
+		strings.Repeat("# padding\n", maxCredentialsFileBytes/10+1)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := NewSharedCredentialsFile(path, "", discardLog())
+	if c, err := p.Retrieve(ctx); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("oversized file: %s, %v; want it refused", c.AccessKeyID, err)
+	}
+	writeCredentials(t, path, "ASIAONE0000000000001", "s1", "t1")
+	if _, err := p.Retrieve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := p.Retrieve(ctx); err != nil || c.AccessKeyID != "ASIAONE0000000000001" {
+		t.Errorf("oversized file after a good one: %s, %v; want the credentials read before", c.AccessKeyID, err)
+	}
 }

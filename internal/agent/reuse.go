@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"time"
@@ -40,7 +41,7 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 	}
 	c.mu.Lock()
 	el := c.pods[tok.pod]
-	candidate := el != nil && c.entries[tok.key] == nil && c.servableLocked(el.Value.(*entry), c.cfg.now())
+	candidate := el != nil && c.entries[tok.key] == nil && c.reusableLocked(el.Value.(*entry), tok, c.cfg.now())
 	c.mu.Unlock()
 	if !candidate {
 		return Credentials{}, false
@@ -51,16 +52,14 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 	cancel()
 	attrs := []any{"token", tok.key.String(), "namespace", tok.namespace, "service_account", tok.serviceAccount, "pod", tok.podName}
 	if err != nil {
-		if pe := (*podidentity.Error)(nil); errors.As(err, &pe) && pe.Code == podidentity.CodeUnavailable {
+		if unavailable(err) {
 			c.log.Warn("cannot verify a rotated token (the cluster's keys cannot be had); asking EKS Auth", append(attrs, "err", err)...)
 		} else {
 			c.log.Warn("a token naming a pod with cached credentials does not verify; asking EKS Auth", append(attrs, "err", err)...)
 		}
 		return Credentials{}, false
 	}
-	verified := podKey{issuer: issuer, namespace: id.Namespace, serviceAccount: id.ServiceAccount,
-		serviceAccountUID: id.ServiceAccountUID, podUID: id.PodUID}
-	if verified != tok.pod {
+	if verifiedPod(id, issuer) != tok.pod {
 		c.log.Warn("a verified token does not name the pod its claims were read as; asking EKS Auth", attrs...)
 		return Credentials{}, false
 	}
@@ -69,12 +68,18 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 	now := c.cfg.now()
 	c.mu.Lock()
 	el = c.pods[tok.pod] // the entry may have gone, or been replaced, meanwhile
-	if el == nil || !c.servableLocked(el.Value.(*entry), now) {
+	if el == nil || !c.reusableLocked(el.Value.(*entry), tok, now) {
 		c.mu.Unlock()
 		return Credentials{}, false
 	}
 	e := el.Value.(*entry)
-	c.addTokenLocked(el, tok)
+	if !lifetimeWithin(tok, e.tok) {
+		c.mu.Unlock()
+		c.log.Warn("a verified token of a pod with cached credentials lives longer than the token EKS Auth accepted; asking EKS Auth",
+			append(attrs, "issued", tok.issued, "expires", tok.expires)...)
+		return Credentials{}, false
+	}
+	c.addTokenLocked(el, tok, false)
 	c.lru.MoveToFront(el)
 	e.servedUntil = later(e.servedUntil, e.creds.Expiration)
 	e.idle = false
@@ -83,4 +88,132 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 	c.metrics.cache(stateReused)
 	c.log.Debug("rotated token verified; reusing its pod's credentials", append(attrs, "access_key_id", creds.AccessKeyID)...)
 	return creds, true
+}
+
+// lifetimeSkew is how much longer than the accepted token a reused one may
+// live. The kubelet asks for the same lifetime at every rotation, and the
+// API server stamps iat and exp from one clock, so real rotations differ
+// by nothing; the minute only absorbs rounding.
+const lifetimeSkew = time.Minute
+
+// lifetimeWithin: tok, a verified token, lives (exp - iat) no longer than
+// accepted, the token EKS Auth accepted, give or take lifetimeSkew. Anyone
+// allowed to create tokens for the pod's service account can mint one
+// bound to the pod for as long as the API server allows; the podidentity
+// server would refuse it (its maxTokenLifetime), and reuse, which skips
+// the server, must not serve it either. A token without iat or exp cannot
+// be compared and goes to EKS Auth. tok's iat is read from the bytes whose
+// signature just verified, so the API server set it.
+func lifetimeWithin(tok, accepted podToken) bool {
+	if tok.issued.IsZero() || tok.expires.IsZero() || accepted.issued.IsZero() || accepted.expires.IsZero() {
+		return false
+	}
+	return tok.expires.Sub(tok.issued) <= accepted.expires.Sub(accepted.issued)+lifetimeSkew
+}
+
+// reusableLocked: e's credentials may be handed to tok, a token of e's
+// pod that e does not hold: they are servable and EKS Auth has not
+// refused tok.
+func (c *cache) reusableLocked(e *entry, tok podToken, now time.Time) bool {
+	_, refused := e.refused[tok.key]
+	return !refused && c.servableLocked(e, now)
+}
+
+// identityRefused: EKS Auth's verdict is on the pod's identity (its
+// association is gone, or it may no longer assume the role), not on one
+// token, so every token of the pod's, the one refreshes use included, is
+// now in doubt.
+func identityRefused(ue *UpstreamError) bool {
+	return ue != nil && (ue.Code == "ResourceNotFoundException" || ue.Code == "AccessDeniedException")
+}
+
+// refuseAliasLocked: EKS Auth refused for good tok, one of el's verified
+// rotated tokens. tok is forgotten and never reused again; when the
+// refusal is about the pod's identity, el is made due so that the token
+// EKS Auth accepted is put to it at once, and el goes if it is refused too.
+func (c *cache) refuseAliasLocked(el *list.Element, tok podToken, ue *UpstreamError, now time.Time) {
+	e := el.Value.(*entry)
+	delete(e.aliases, tok.key)
+	delete(c.entries, tok.key)
+	e.refuseLocked(tok, now)
+	if identityRefused(ue) {
+		e.refreshAt = now
+	}
+}
+
+// refuseRotated: EKS Auth refused for good tok, a token the cache does not
+// hold, typically a rotated token whose verification did not finish in
+// time on the pod's request. Its claims may name a pod with cached
+// credentials, but they are unverified: a made-up token can name any pod.
+// So the token is verified now, and only if it is the pod's own is a
+// refusal of the pod's identity allowed to make the pod's entry due. The
+// token itself is remembered as refused unless it positively fails
+// verification, in which case reuse would decline it anyway.
+func (c *cache) refuseRotated(tok podToken, ue *UpstreamError) {
+	if c.cfg.verifier == nil || !c.caching() || !tok.pod.ok() {
+		return
+	}
+	c.mu.Lock()
+	el := c.pods[tok.pod]
+	c.mu.Unlock()
+	if el == nil {
+		return
+	}
+	vctx, cancel := context.WithTimeout(c.life, verifyWithin)
+	id, issuer, err := c.cfg.verifier.Verify(vctx, tok.raw)
+	cancel()
+	verified := err == nil && verifiedPod(id, issuer) == tok.pod
+	if !verified && !unavailable(err) {
+		return
+	}
+	now := c.cfg.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pods[tok.pod] != el {
+		return // dropped or replaced meanwhile
+	}
+	e := el.Value.(*entry)
+	e.refuseLocked(tok, now)
+	if verified && identityRefused(ue) {
+		e.refreshAt = now
+		c.log.Info("EKS Auth refused a pod's rotated token; checking the pod's cached credentials again",
+			"token", tok.key.String(), "namespace", tok.namespace, "service_account", tok.serviceAccount,
+			"pod", tok.podName, "code", ue.Code)
+	}
+}
+
+// refuseLocked remembers tok as refused, forgetting expired tokens and,
+// beyond maxRefused, the one that expires first.
+func (e *entry) refuseLocked(tok podToken, now time.Time) {
+	if e.refused == nil {
+		e.refused = map[tokenKey]time.Time{}
+	}
+	for k, exp := range e.refused {
+		if !exp.IsZero() && !now.Before(exp) {
+			delete(e.refused, k)
+		}
+	}
+	e.refused[tok.key] = tok.expires
+	for len(e.refused) > maxRefused {
+		var first tokenKey
+		var firstExp time.Time
+		for k, exp := range e.refused {
+			if firstExp.IsZero() || exp.Before(firstExp) {
+				first, firstExp = k, exp
+			}
+		}
+		delete(e.refused, first)
+	}
+}
+
+func verifiedPod(id *podidentity.PodIdentity, issuer string) podKey {
+	return podKey{issuer: issuer, namespace: id.Namespace, serviceAccount: id.ServiceAccount,
+		serviceAccountUID: id.ServiceAccountUID, podUID: id.PodUID}
+}
+
+// unavailable: the verifier could not get the cluster's keys; the token
+// may or may not be good.
+func unavailable(err error) bool {
+	pe := (*podidentity.Error)(nil)
+	return errors.As(err, &pe) && pe.Code == podidentity.CodeUnavailable
 }

@@ -37,6 +37,7 @@ type podToken struct {
 	raw            string
 	key            tokenKey
 	expires        time.Time // zero without an exp claim
+	issued         time.Time // iat; zero without one
 	namespace      string
 	serviceAccount string
 	podName        string
@@ -88,6 +89,7 @@ func parseToken(raw string, now time.Time) (podToken, error) {
 	var claims struct {
 		Iss        string          `json:"iss"`
 		Exp        json.RawMessage `json:"exp"`
+		Iat        json.RawMessage `json:"iat"`
 		Nbf        json.RawMessage `json:"nbf"`
 		Kubernetes struct {
 			Namespace string `json:"namespace"`
@@ -115,6 +117,10 @@ func parseToken(raw string, now time.Time) (podToken, error) {
 	if err != nil {
 		return podToken{}, err
 	}
+	iat, err := numericDate("iat", claims.Iat)
+	if err != nil {
+		return podToken{}, err
+	}
 	if !exp.IsZero() && !now.Before(exp) {
 		return podToken{}, badToken("Service account token failed basic claim validations: token is expired")
 	}
@@ -126,6 +132,7 @@ func parseToken(raw string, now time.Time) (podToken, error) {
 		raw:            raw,
 		key:            sha256.Sum256([]byte(raw)),
 		expires:        exp,
+		issued:         iat,
 		namespace:      k.Namespace,
 		serviceAccount: k.ServiceAccount.Name,
 		podName:        k.Pod.Name,

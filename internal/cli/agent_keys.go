@@ -79,18 +79,34 @@ func inClusterAPIServer() (url, why string) {
 // inClusterClient calls the API server as the agent's service account:
 // its CA, and its token read again whenever the kubelet rotates it.
 func inClusterClient() (*http.Client, error) {
-	ca, err := os.ReadFile(inClusterCAFile)
+	return apiServerClient(inClusterCAFile, inClusterTokenFile)
+}
+
+// apiServerClient trusts the CA in caFile and sends the token in
+// tokenFile with every request. It follows no redirect: the token is
+// added by the transport, below the client's redirect handling, so a
+// redirect (from a proxy, or an API server answering for another) would
+// carry the agent's token to whichever host it names. The JWKS path is
+// never redirected by a real API server.
+func apiServerClient(caFile, tokenFile string) (*http.Client, error) {
+	ca, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("the cluster's CA: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", inClusterCAFile)
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil // the API server is in the cluster, never behind the node's proxy
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return &http.Client{Timeout: 10 * time.Second, Transport: &bearerFile{path: inClusterTokenFile, next: tr}}, nil
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &bearerFile{path: tokenFile, next: tr},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}, nil
 }
 
 // bearerFile adds the token in path to each request, re-reading the file

@@ -120,9 +120,15 @@ type persistedSource struct {
 	*remoteSource
 	path string
 
-	mu      sync.Mutex
-	written *keySet
+	mu       sync.Mutex
+	written  *keySet
+	warnedAt time.Time // when a failed write was last logged
 }
+
+// persistWarnEvery bounds the warnings about a cache file that cannot be
+// written: every verification tries again, and one line a minute tells the
+// operator as much as one per pod request would.
+const persistWarnEvery = time.Minute
 
 func newPersistedSource(rs *remoteSource, path string) *persistedSource {
 	p := &persistedSource{remoteSource: rs, path: path}
@@ -166,7 +172,10 @@ func (p *persistedSource) persist() {
 		return
 	}
 	if err := writeKeysFile(p.path, ks); err != nil {
-		p.log.Warn("cannot keep the keys on disk", "file", p.path, "err", err)
+		if now := p.now(); p.warnedAt.IsZero() || now.Sub(p.warnedAt) >= persistWarnEvery {
+			p.warnedAt = now
+			p.log.Warn("cannot keep the keys on disk (warned at most once a minute)", "file", p.path, "err", err)
+		}
 		return
 	}
 	p.written = ks

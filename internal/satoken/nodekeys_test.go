@@ -2,9 +2,11 @@ package satoken
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,5 +111,55 @@ func checkCode(t *testing.T, k *Keys, tok string, want podidentity.Code) {
 	pe, ok := err.(*podidentity.Error)
 	if !ok || pe.Code != want {
 		t.Errorf("Verify: %v, want code %s", err, want)
+	}
+}
+
+// countWarnings counts the warnings about keeping the keys on disk.
+type countWarnings struct{ n atomic.Int64 }
+
+func (c *countWarnings) Enabled(context.Context, slog.Level) bool { return true }
+func (c *countWarnings) Handle(_ context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && strings.Contains(r.Message, "keep the keys on disk") {
+		c.n.Add(1)
+	}
+	return nil
+}
+func (c *countWarnings) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *countWarnings) WithGroup(string) slog.Handler      { return c }
+
+// A key cache file that cannot be written is tried again on every
+// verification, but warned about at most once a minute: a busy node would
+// otherwise log a line per pod request.
+func TestKeysUnwritableCacheFileWarnsRarely(t *testing.T) {
+	clk := newClock()
+	k1 := newECSigner(t, "k1")
+	srv, _ := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(jwksJSON(t, k1))
+	}))
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	warnings := &countWarnings{}
+	keys, err := NewKeys(KeysConfig{JWKSURL: srv.URL + "/openid/v1/jwks", HTTPClient: srv.Client(),
+		CacheFile: filepath.Join(notDir, "jwks.json"), Now: clk.Now, Logger: slog.New(warnings)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := k1.mint(t, validClaims(clk.Now()))
+	for range 5 {
+		if _, _, err := keys.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := warnings.n.Load(); n != 1 {
+		t.Errorf("warnings = %d after 5 verifications, want 1", n)
+	}
+	clk.Advance(time.Minute)
+	if _, _, err := keys.Verify(context.Background(), k1.mint(t, validClaims(clk.Now()))); err != nil {
+		t.Fatal(err)
+	}
+	if n := warnings.n.Load(); n != 2 {
+		t.Errorf("warnings = %d a minute later, want 2", n)
 	}
 }
