@@ -9,8 +9,9 @@ import (
 // resolved is an association as the credential path needs it: with its
 // tags and its parsed session shape, cached together.
 type resolved struct {
-	assoc *Association
-	shape *sessionShape
+	assoc    *Association
+	shape    *sessionShape
+	shapeErr error // the tags ask for a session that cannot be issued
 }
 
 // resolve finds the association that applies to key through the lookup
@@ -64,12 +65,14 @@ func (s *Service) lookup(ctx context.Context, cluster string, key AssociationKey
 	if a.Tags, err = s.store.Tags(ctx, a.AssociationID); err != nil {
 		return nil, err
 	}
-	shape, err := parseSessionShape(a.Tags, a.DisableSessionTags)
+	shape, err := s.sessionShapeOf(a.Tags, a.DisableSessionTags)
 	if err != nil {
 		// Refused when stored; only tags written around the rules (an
-		// import, a race of two TagResource calls) get here. Issuing
-		// without the tags the operator asked for could widen access.
-		return nil, err
+		// import, a race of two TagResource calls) or kept from before
+		// session shaping was turned off get here. Issuing without the
+		// tags the operator asked for could widen access, so credentials
+		// are refused; which association applies is still an answer.
+		return &resolved{assoc: a, shapeErr: err}, nil
 	}
 	return &resolved{assoc: a, shape: shape}, nil
 }

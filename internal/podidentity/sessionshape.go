@@ -296,3 +296,51 @@ func (s *sessionShape) apply(req *CredentialRequest, v sessionVars) {
 	slices.Sort(transitive)
 	req.TransitiveTagKeys = transitive
 }
+
+// IsReservedTagKey reports whether k is an association tag under
+// ReservedTagPrefix, compared without case: a key that differs only in
+// case looks like ours to whoever reads it, so it must not slip past the
+// rules and the authorization that reserved tags get.
+func IsReservedTagKey(k string) bool {
+	return len(k) >= len(ReservedTagPrefix) && strings.EqualFold(k[:len(ReservedTagPrefix)], ReservedTagPrefix)
+}
+
+// firstReservedKey returns the first reserved key of keys in sorted
+// order, so that a refusal names the same tag every time; "" if none.
+func firstReservedKey[V any](keys map[string]V) string {
+	first := ""
+	for k := range keys {
+		if IsReservedTagKey(k) && (first == "" || k < first) {
+			first = k
+		}
+	}
+	return first
+}
+
+func errShapingOff(key string) error {
+	return Errorf(CodeInvalidParameter, "tag %s: tags under %s shape the role sessions of the association's pods, and session shaping is off on this server; its administrator can turn it on with associations.sessionShaping: true (docs/sessions.md)",
+		clip(key), ReservedTagPrefix)
+}
+
+// ShapeCheck authorizes a change of an association's reserved tags; it
+// is given the association as stored (TagResource, UntagResource) or as
+// it will be stored (CreateAssociation). A session tag overrides the
+// role's own tag of the same key and a session name can pose as another
+// cluster's, so such a change is a change of what the role's sessions may
+// do: the transport asks for what an update and iam:PassRole need, not
+// only for eks:TagResource. nil: the caller has authorized everything.
+type ShapeCheck func(a *Association) error
+
+// sessionShapeOf is what an association's tags ask of its sessions. With
+// session shaping off, reserved tags are refused rather than ignored:
+// issuing without tags that were meant to narrow a session (say, one a
+// Deny statement keys on) could widen access.
+func (s *Service) sessionShapeOf(tags map[string]string, disableSessionTags bool) (*sessionShape, error) {
+	if !s.shaping {
+		if k := firstReservedKey(tags); k != "" {
+			return nil, errShapingOff(k)
+		}
+		return &sessionShape{}, nil
+	}
+	return parseSessionShape(tags, disableSessionTags)
+}
