@@ -26,11 +26,14 @@ func (s *Service) resolve(ctx context.Context, cluster string, key AssociationKe
 	ck := lookupKey{cluster: cluster, key: key}
 	r, ok, gen := s.lookups.get(ck, now)
 	if !ok {
-		var err error
-		if r, err = s.lookup(ctx, cluster, key, gen, now); err != nil {
+		var (
+			err     error
+			expires time.Time
+		)
+		if r, expires, err = s.lookup(ctx, cluster, key, gen, now); err != nil {
 			return nil, err
 		}
-		s.lookups.put(ck, r, gen, now)
+		s.lookups.put(ck, r, gen, expires)
 	}
 	if r == nil {
 		return nil, Errorf(CodeNotFound, "No pod identity association found for service account %s in namespace %s of cluster %s.",
@@ -39,23 +42,32 @@ func (s *Service) resolve(ctx context.Context, cluster string, key AssociationKe
 	return r, nil
 }
 
-// lookup asks the store; nil means no association applies.
-func (s *Service) lookup(ctx context.Context, cluster string, key AssociationKey, gen uint64, now time.Time) (*resolved, error) {
+// lookup asks the store; nil means no association applies. The answer
+// may be cached until expires: now plus the cache's ttl, or earlier when
+// it came from a cached pattern list, which is no fresher than when it was
+// loaded. Caching it for a full ttl from now would let a pattern
+// association deleted through another replica keep issuing credentials
+// for up to twice the documented bound.
+func (s *Service) lookup(ctx context.Context, cluster string, key AssociationKey, gen uint64, now time.Time) (r *resolved, expires time.Time, err error) {
+	expires = now.Add(s.lookups.ttl)
 	a, err := s.withARN(s.store.FindAssociation(ctx, cluster, key))
 	switch {
 	case err == nil:
 	case ErrorCode(err) != CodeNotFound:
-		return nil, err
+		return nil, expires, err
 	case !s.patterns:
-		return nil, nil
+		return nil, expires, nil
 	default:
-		patterns, err := s.patternAssociations(ctx, cluster, gen, now)
+		patterns, listExpires, err := s.patternAssociations(ctx, cluster, gen, now)
 		if err != nil {
-			return nil, err
+			return nil, expires, err
+		}
+		if listExpires.Before(expires) {
+			expires = listExpires
 		}
 		best := bestMatch(patterns, key)
 		if best == nil {
-			return nil, nil
+			return nil, expires, nil
 		}
 		copied := *best
 		a = &copied
@@ -63,7 +75,7 @@ func (s *Service) lookup(ctx context.Context, cluster string, key AssociationKey
 	}
 	// Tags only for the association found: they shape its sessions.
 	if a.Tags, err = s.store.Tags(ctx, a.AssociationID); err != nil {
-		return nil, err
+		return nil, expires, err
 	}
 	shape, err := s.sessionShapeOf(a.Tags, a.DisableSessionTags)
 	if err != nil {
@@ -72,17 +84,18 @@ func (s *Service) lookup(ctx context.Context, cluster string, key AssociationKey
 		// session shaping was turned off get here. Issuing without the
 		// tags the operator asked for could widen access, so credentials
 		// are refused; which association applies is still an answer.
-		return &resolved{assoc: a, shapeErr: err}, nil
+		return &resolved{assoc: a, shapeErr: err}, expires, nil
 	}
-	return &resolved{assoc: a, shape: shape}, nil
+	return &resolved{assoc: a, shape: shape}, expires, nil
 }
 
-// patternAssociations returns a cluster's pattern associations, cached
-// like lookups: one store query per cluster per LookupCacheTTL at most,
-// and only while some service account without an exact association asks.
-func (s *Service) patternAssociations(ctx context.Context, cluster string, gen uint64, now time.Time) ([]Association, error) {
-	if list, ok := s.lookups.getPatterns(cluster, gen, now); ok {
-		return list, nil
+// patternAssociations returns a cluster's pattern associations and when
+// that list stops being fresh enough to answer from, cached like lookups:
+// one store query per cluster per LookupCacheTTL at most, and only while
+// some service account without an exact association asks.
+func (s *Service) patternAssociations(ctx context.Context, cluster string, gen uint64, now time.Time) ([]Association, time.Time, error) {
+	if list, expires, ok := s.lookups.getPatterns(cluster, gen, now); ok {
+		return list, expires, nil
 	}
 	// A burst of pods after a write shares one reload: it reads the
 	// cluster's rows, tens of milliseconds at 100,000 associations.
@@ -91,13 +104,22 @@ func (s *Service) patternAssociations(ctx context.Context, cluster string, gen u
 		if err != nil {
 			return nil, err
 		}
-		s.lookups.putPatterns(cluster, list, gen, now)
-		return list, nil
+		// From the loader's clock reading, taken before the read: every
+		// waiter's answer is then no fresher than the list.
+		expires := now.Add(s.lookups.ttl)
+		s.lookups.putPatterns(cluster, list, gen, expires)
+		return patternList{list, expires}, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return v.([]Association), nil
+	pl := v.(patternList)
+	return pl.list, pl.expires, nil
+}
+
+type patternList struct {
+	list    []Association
+	expires time.Time
 }
 
 // ResolveAssociation answers "which association applies to service account
