@@ -99,8 +99,14 @@ func (s *Service) patternAssociations(ctx context.Context, cluster string, gen u
 	}
 	// A burst of pods after a write shares one reload: it reads the
 	// cluster's rows, tens of milliseconds at 100,000 associations.
-	v, err, _ := s.patternLoads.Do(fmt.Sprintf("%s/%d", cluster, gen), func() (any, error) {
-		list, err := s.store.PatternAssociations(ctx, cluster)
+	ch := s.patternLoads.DoChan(fmt.Sprintf("%s/%d", cluster, gen), func() (any, error) {
+		// Detached from the caller that happens to start the reload,
+		// so that its cancellation (a client gone, its deadline) does
+		// not fail every request waiting for the same list; bounded on
+		// its own instead.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), patternLoadTimeout)
+		defer cancel()
+		list, err := s.store.PatternAssociations(lctx, cluster)
 		if err != nil {
 			return nil, err
 		}
@@ -110,12 +116,22 @@ func (s *Service) patternAssociations(ctx context.Context, cluster string, gen u
 		s.lookups.putPatterns(cluster, list, gen, expires)
 		return patternList{list, expires}, nil
 	})
-	if err != nil {
-		return nil, time.Time{}, err
+	select {
+	case <-ctx.Done():
+		// This caller stops waiting; the reload goes on for the others.
+		return nil, time.Time{}, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, time.Time{}, res.Err
+		}
+		pl := res.Val.(patternList)
+		return pl.list, pl.expires, nil
 	}
-	pl := v.(patternList)
-	return pl.list, pl.expires, nil
 }
+
+// patternLoadTimeout bounds a shared reload of a cluster's pattern list,
+// which no single caller's context does.
+const patternLoadTimeout = 10 * time.Second
 
 type patternList struct {
 	list    []Association
