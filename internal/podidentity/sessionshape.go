@@ -60,7 +60,10 @@ func parseSessionShape(tags map[string]string, disableSessionTags bool) (*sessio
 	)
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
-		if strings.HasPrefix(k, ReservedTagPrefix) {
+		// Without case: PodIdentity.io/session-name would otherwise be
+		// stored as a plain tag that reads as a reserved one and does
+		// nothing, so it is refused like any unknown reserved key.
+		if IsReservedTagKey(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -98,7 +101,7 @@ func parseSessionShape(tags map[string]string, disableSessionTags bool) (*sessio
 			}
 			shape.tags = append(shape.tags, customSessionTag{key: key, valueTemplate: v})
 		default:
-			return nil, Errorf(CodeInvalidParameter, "tag %s: unknown reserved tag; tags under %s are %s, %sKEY and %s",
+			return nil, Errorf(CodeInvalidParameter, "tag %s: unknown reserved tag; tags under %s (in any case) are %s, %sKEY and %s, written exactly so",
 				clip(k), ReservedTagPrefix, TagSessionName, TagSessionTagPrefix, TagTransitiveSessionTags)
 		}
 	}

@@ -105,6 +105,25 @@ func TestSessionShapeNeedsUpdateAndPassRole(t *testing.T) {
 	}
 }
 
+// A reserved key in another case is refused, not stored as a plain tag
+// that reads as reserved and does nothing.
+func TestReservedKeyInAnotherCase(t *testing.T) {
+	e := newEnv(t, withShaping)
+	a := create(t, e, "ns", "sa")
+	for _, k := range []string{"PodIdentity.io/session-name", "PODIDENTITY.IO/session-tag/team"} {
+		_, err := e.eks.TagResource(ctx, &eks.TagResourceInput{ResourceArn: a.AssociationArn, Tags: map[string]string{k: "fixed"}})
+		wantAPIError[*types.BadRequestException](t, err, 400)
+		wantMessageHas(t, err, "tag "+k+": unknown reserved tag")
+		_, err = e.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+			Namespace: aws.String("ns"), ServiceAccount: aws.String("other"), RoleArn: aws.String(testRole), Tags: map[string]string{k: "fixed"}})
+		wantAPIError[*types.InvalidParameterException](t, err, 400)
+	}
+	got, _ := e.eks.ListTagsForResource(ctx, &eks.ListTagsForResourceInput{ResourceArn: a.AssociationArn})
+	if len(got.Tags) != 0 {
+		t.Errorf("tags %v, want none", got.Tags)
+	}
+}
+
 func wantMessageHas(t *testing.T, err error, part string) {
 	t.Helper()
 	if err == nil || !strings.Contains(err.Error(), part) {
