@@ -134,6 +134,7 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		Clusters:         clusters,
 		AssociationLimit: cfg.Limits.AssociationsPerCluster,
 		Patterns:         cfg.Associations.Patterns,
+		SessionShaping:   cfg.Associations.SessionShaping,
 		Logger:           log,
 	})
 	if err != nil {

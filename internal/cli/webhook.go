@@ -14,11 +14,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -228,7 +230,9 @@ func (p *WebhookProgram) Close() error { return p.http.Close() }
 // account: the webhook holds no database and no Kubernetes credentials of
 // its own. It calls ResolvePodIdentityAssociation (docs/patterns.md), not
 // ListPodIdentityAssociations, whose filters are literal as on AWS: a
-// pattern association must mutate the pods it matches.
+// pattern association must mutate the pods it matches. A server from
+// before that operation (during a rolling upgrade) is asked through
+// ListPodIdentityAssociations instead: it has no pattern associations.
 type eksAssociations struct {
 	endpoint string
 	cluster  string
@@ -236,6 +240,12 @@ type eksAssociations struct {
 	creds    aws.CredentialsProvider
 	signer   *v4.Signer
 	client   *http.Client
+	// list is the fallback for servers without
+	// ResolvePodIdentityAssociation.
+	list       *eks.Client
+	log        *slog.Logger
+	oldServer  sync.Once
+	retryPause time.Duration
 }
 
 func newEKSAssociations(ctx context.Context, c WebhookConfig, log *slog.Logger) (*eksAssociations, error) {
@@ -243,6 +253,8 @@ func newEKSAssociations(ctx context.Context, c WebhookConfig, log *slog.Logger) 
 	if c.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.Region))
 	}
+	// A lookup must end within LookupTimeout; one retry is all that fits.
+	opts = append(opts, awsconfig.WithRetryMaxAttempts(2))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS SDK configuration: %w", err)
@@ -266,43 +278,103 @@ func newEKSAssociations(ctx context.Context, c WebhookConfig, log *slog.Logger) 
 		signer:   v4.NewSigner(),
 		// Each lookup is bounded by --lookup-timeout through its context.
 		client: &http.Client{},
+		list: eks.NewFromConfig(cfg, func(o *eks.Options) {
+			o.BaseEndpoint = aws.String(c.Endpoint)
+		}),
+		log:        log,
+		retryPause: 100 * time.Millisecond,
 	}, nil
 }
 
 // emptyPayloadHash is the SHA-256 of an empty body, which a GET signs.
 const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
+// errUnknownOperation: the server predates ResolvePodIdentityAssociation.
+var errUnknownOperation = errors.New("the server does not know ResolvePodIdentityAssociation")
+
 func (a *eksAssociations) HasAssociation(ctx context.Context, namespace, serviceAccount string) (bool, error) {
 	where := fmt.Sprintf("service account %s/%s in cluster %s", namespace, serviceAccount, a.cluster)
+	has, retry, err := a.resolve(ctx, namespace, serviceAccount, where)
+	if retry {
+		// The AWS SDKs retry a failed call once within this budget too;
+		// a server replica restarting must not fail (or, with
+		// --fail-closed, refuse) the pods created meanwhile.
+		t := time.NewTimer(a.retryPause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, err
+		case <-t.C:
+		}
+		has, _, err = a.resolve(ctx, namespace, serviceAccount, where)
+	}
+	if errors.Is(err, errUnknownOperation) {
+		// An older server, during a rolling upgrade: refusing every pod
+		// until it is replaced would be an outage of our making.
+		a.oldServer.Do(func() {
+			a.log.Warn("the podidentity server does not know ResolvePodIdentityAssociation (older than this webhook); asking ListPodIdentityAssociations until it does, which sees no pattern associations", "endpoint", a.endpoint)
+		})
+		return a.listed(ctx, namespace, serviceAccount, where)
+	}
+	return has, err
+}
+
+// resolve asks ResolvePodIdentityAssociation once; retry reports whether
+// the failure is one worth a second attempt (a network error, a 5xx, a
+// throttle), as the AWS SDKs judge it.
+func (a *eksAssociations) resolve(ctx context.Context, namespace, serviceAccount, where string) (has, retry bool, err error) {
 	u := a.endpoint + "/clusters/" + url.PathEscape(a.cluster) + "/resolve-pod-identity-association?" +
 		url.Values{"namespace": {namespace}, "serviceAccount": {serviceAccount}}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	creds, err := a.creds.Retrieve(ctx)
 	if err != nil {
-		return false, fmt.Errorf("resolving the association of %s: no AWS credentials: %w", where, err)
+		return false, false, fmt.Errorf("resolving the association of %s: no AWS credentials: %w", where, err)
 	}
 	if err := a.signer.SignHTTP(ctx, creds, req, emptyPayloadHash, "eks", a.region, time.Now()); err != nil {
-		return false, err
+		return false, false, err
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return false, fmt.Errorf("resolving the association of %s: %w", where, err)
+		return false, ctx.Err() == nil, fmt.Errorf("resolving the association of %s: %w", where, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode == http.StatusOK {
-		return true, nil
+		return true, false, nil
 	}
 	var e struct{ Message string }
 	json.Unmarshal(body, &e)
 	errType := resp.Header.Get("X-Amzn-ErrorType")
+	switch {
 	// Not found is an answer, unless it is the cluster that is missing:
 	// that is a misconfigured --cluster-name, to be reported.
-	if resp.StatusCode == http.StatusNotFound && errType == "ResourceNotFoundException" && !strings.HasPrefix(e.Message, "No cluster found") {
-		return false, nil
+	case resp.StatusCode == http.StatusNotFound && errType == "ResourceNotFoundException" && !strings.HasPrefix(e.Message, "No cluster found"):
+		return false, false, nil
+	case errType == "UnknownOperationException":
+		return false, false, fmt.Errorf("resolving the association of %s: %w", where, errUnknownOperation)
 	}
-	return false, fmt.Errorf("resolving the association of %s: %s %s: %s", where, resp.Status, errType, e.Message)
+	retry = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+	return false, retry, fmt.Errorf("resolving the association of %s: %s %s: %s", where, resp.Status, errType, e.Message)
+}
+
+// listed asks ListPodIdentityAssociations, whose filters match exactly:
+// right for a server without pattern associations.
+func (a *eksAssociations) listed(ctx context.Context, namespace, serviceAccount, where string) (bool, error) {
+	out, err := a.list.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{
+		ClusterName:    aws.String(a.cluster),
+		Namespace:      aws.String(namespace),
+		ServiceAccount: aws.String(serviceAccount),
+	})
+	if err != nil {
+		return false, fmt.Errorf("listing the associations of %s: %w", where, err)
+	}
+	for _, s := range out.Associations {
+		if aws.ToString(s.Namespace) == namespace && aws.ToString(s.ServiceAccount) == serviceAccount {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -59,6 +60,12 @@ type fakeEKS struct {
 	queries []string
 	auth    []string
 	probes  int // unsigned GET / from the readiness check
+	// fail answers that many more lookups with status, or drops the
+	// connection when status is 0; old answers like a server from before
+	// ResolvePodIdentityAssociation, which knows only the listing.
+	fail   int
+	status int
+	old    bool
 }
 
 func (f *fakeEKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +78,33 @@ func (f *fakeEKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.queries = append(f.queries, r.URL.Path+"?"+r.URL.RawQuery)
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	if f.fail > 0 {
+		f.fail--
+		if f.status == 0 {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		w.Header().Set("X-Amzn-ErrorType", "ServiceUnavailableException")
+		w.WriteHeader(f.status)
+		w.Write([]byte(`{"message":"try again"}`))
+		return
+	}
+	ns, sa := r.URL.Query().Get("namespace"), r.URL.Query().Get("serviceAccount")
+	if f.old {
+		if r.URL.Path != "/clusters/kube/pod-identity-associations" {
+			w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"message":"No operation matches GET."}`))
+			return
+		}
+		list := []map[string]any{}
+		if f.has[ns+"/"+sa] {
+			list = append(list, map[string]any{"clusterName": "kube", "namespace": ns, "serviceAccount": sa, "associationId": "a-0123456789abcdefg"})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"associations": list})
+		return
+	}
 	if f.down {
 		w.Header().Set("X-Amzn-ErrorType", "ServerException")
 		w.WriteHeader(http.StatusInternalServerError)
@@ -78,7 +112,6 @@ func (f *fakeEKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// ResolvePodIdentityAssociation, as internal/server answers it.
-	ns, sa := r.URL.Query().Get("namespace"), r.URL.Query().Get("serviceAccount")
 	w.Header().Set("Content-Type", "application/json")
 	if !f.has[ns+"/"+sa] {
 		w.Header().Set("X-Amzn-ErrorType", "ResourceNotFoundException")
@@ -286,3 +319,79 @@ func jsonPath(m map[string]any, keys ...string) any {
 }
 
 var _ webhook.AssociationChecker = (*eksAssociations)(nil)
+
+// A lookup is retried once on a network error or a 5xx, within the lookup
+// timeout, as the AWS SDK retried it; and a server from before
+// ResolvePodIdentityAssociation is asked through the listing, so that a
+// rolling upgrade neither drops pods' credentials nor, with --fail-closed,
+// refuses the pods.
+func TestEKSAssociationsRetryAndOldServer(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPODIDENTITYWEBHOOK")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "webhook-secret")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	api := &fakeEKS{has: map[string]bool{"team-a/app": true}}
+	ep := httptest.NewServer(api)
+	defer ep.Close()
+	a, err := newEKSAssociations(context.Background(), WebhookConfig{Endpoint: ep.URL, ClusterName: "kube", Region: "us-west-2"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.retryPause = time.Millisecond
+	lookup := func(sa string, timeout time.Duration) (bool, int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		api.mu.Lock()
+		before := len(api.queries)
+		api.mu.Unlock()
+		has, err := a.HasAssociation(ctx, "team-a", sa)
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		return has, len(api.queries) - before, err
+	}
+	set := func(fail, status int, old bool) {
+		api.mu.Lock()
+		api.fail, api.status, api.old = fail, status, old
+		api.mu.Unlock()
+	}
+
+	for _, tc := range []struct {
+		name         string
+		fail, status int
+		wantErr      bool
+		wantQueries  int
+	}{
+		{"a 503, then the answer", 1, http.StatusServiceUnavailable, false, 2},
+		{"a dropped connection, then the answer", 1, 0, false, 2},
+		{"two 500s: one retry only", 2, http.StatusInternalServerError, true, 2},
+		{"a 403 is not retried", 1, http.StatusForbidden, true, 1},
+	} {
+		set(tc.fail, tc.status, false)
+		has, n, err := lookup("app", 5*time.Second)
+		if (err != nil) != tc.wantErr || n != tc.wantQueries || (!tc.wantErr && !has) {
+			t.Errorf("%s: has %v, err %v, %d requests; want error %v, %d requests", tc.name, has, err, n, tc.wantErr, tc.wantQueries)
+		}
+	}
+	// The retry waits within the lookup's timeout, never beyond it.
+	set(2, http.StatusServiceUnavailable, false)
+	a.retryPause = time.Hour
+	start := time.Now()
+	if _, n, err := lookup("app", 200*time.Millisecond); err == nil || n != 1 || time.Since(start) > 2*time.Second {
+		t.Errorf("retry past the timeout: err %v, %d requests after %v", err, n, time.Since(start))
+	}
+	a.retryPause = time.Millisecond
+
+	set(0, 0, true)
+	for sa, want := range map[string]bool{"app": true, "other": false} {
+		has, n, err := lookup(sa, 5*time.Second)
+		if err != nil || has != want || n != 2 {
+			t.Errorf("old server, %s: has %v, err %v, %d requests; want %v from resolve then list", sa, has, err, n, want)
+		}
+	}
+	api.mu.Lock()
+	if q := api.queries[len(api.queries)-1]; !strings.HasPrefix(q, "/clusters/kube/pod-identity-associations?") {
+		t.Errorf("fallback asked %s", q)
+	}
+	api.mu.Unlock()
+}

@@ -136,6 +136,12 @@ type Associations struct {
 	// Patterns lets an association's namespace and service account contain
 	// '*' and '?' (docs/patterns.md). Off: names only, as on AWS.
 	Patterns bool `yaml:"patterns"`
+	// SessionShaping lets association tags under podidentity.io/ set the
+	// session name and session tags of the association's pods
+	// (docs/sessions.md). Off: such tags are refused. A session tag is a
+	// grant (it overrides the role's tag of that key), so whoever may
+	// set one must be trusted with it: this is the administrator's call.
+	SessionShaping bool `yaml:"sessionShaping"`
 }
 
 // Limits are quotas.

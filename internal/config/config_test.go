@@ -26,6 +26,10 @@ clusters:
 	if f.Limits.AssociationsPerCluster != 5000 {
 		t.Errorf("limit default = %d", f.Limits.AssociationsPerCluster)
 	}
+	// Beyond AWS only when asked for: session shaping is a grant.
+	if f.Associations.Patterns || f.Associations.SessionShaping {
+		t.Errorf("associations default = %+v, want both off", f.Associations)
+	}
 }
 
 func TestParseEmpty(t *testing.T) {
@@ -64,6 +68,9 @@ auth:
       passRoles: ["arn:aws:iam::000011112222:role/apps/*"]
 limits:
   associationsPerCluster: 1000
+associations:
+  patterns: true
+  sessionShaping: true
 log:
   level: debug
   format: text
@@ -72,7 +79,8 @@ log:
 		t.Fatal(err)
 	}
 	if f.AccountID != "000011112222" || f.Clusters[0].TokenReview.APIServer != "https://k8s.example.com:6443" ||
-		f.Credentials.SessionDuration != 2*time.Hour || f.Auth.Principals[0].Actions[0] != "eks:*" || f.Limits.AssociationsPerCluster != 1000 {
+		f.Credentials.SessionDuration != 2*time.Hour || f.Auth.Principals[0].Actions[0] != "eks:*" || f.Limits.AssociationsPerCluster != 1000 ||
+		!f.Associations.Patterns || !f.Associations.SessionShaping {
 		t.Errorf("parsed %+v", f)
 	}
 }

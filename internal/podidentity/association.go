@@ -45,6 +45,9 @@ type CreateAssociationInput struct {
 	Policy             string
 	Tags               map[string]string
 	ClientRequestToken string
+	// CheckSessionShape, when set, authorizes reserved tags in Tags
+	// (ShapeCheck); it is not called when there are none.
+	CheckSessionShape ShapeCheck `json:"-"`
 }
 
 // UpdateAssociationInput is what a caller may change on an association. Nil

@@ -26,7 +26,7 @@ func (s *Service) CreateAssociation(ctx context.Context, in CreateAssociationInp
 	); err != nil {
 		return nil, err
 	}
-	if _, err := parseSessionShape(in.Tags, in.DisableSessionTags != nil && *in.DisableSessionTags); err != nil {
+	if _, err := s.sessionShapeOf(in.Tags, in.DisableSessionTags != nil && *in.DisableSessionTags); err != nil {
 		return nil, err
 	}
 	id, err := newAssociationID(s.rand)
@@ -52,6 +52,11 @@ func (s *Service) CreateAssociation(ctx context.Context, in CreateAssociationInp
 		a.Tags = map[string]string{}
 	}
 	a.ExternalID = s.externalID(a)
+	if in.CheckSessionShape != nil && firstReservedKey(a.Tags) != "" {
+		if err := in.CheckSessionShape(a); err != nil {
+			return nil, err
+		}
+	}
 	idem := s.idempotency("create/"+cluster.Name, in.ClientRequestToken, in, now)
 	defer s.lookups.invalidate()
 	return s.withARN(s.store.CreateAssociation(ctx, a, s.limit, idem))
@@ -161,8 +166,13 @@ func (s *Service) UpdateAssociation(ctx context.Context, in UpdateAssociationInp
 		if err := validatePolicyUse(a.Policy, a.DisableSessionTags); err != nil {
 			return err
 		}
-		if _, err := parseSessionShape(a.Tags, a.DisableSessionTags); err != nil {
-			return err
+		// With session shaping off, reserved tags left from before are
+		// refused where they would act (the credential path), not here:
+		// an update adds none.
+		if s.shaping {
+			if _, err := parseSessionShape(a.Tags, a.DisableSessionTags); err != nil {
+				return err
+			}
 		}
 		a.ExternalID = s.externalID(a)
 		a.ModifiedAt = now

@@ -103,6 +103,9 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in AssumeRoleInp
 	if err != nil {
 		return nil, err
 	}
+	if r.shapeErr != nil {
+		return nil, r.shapeErr
+	}
 	a := r.assoc
 	req := &CredentialRequest{
 		Cluster:     *cluster,

@@ -33,10 +33,12 @@ func (r *recordingIssuer) Issue(_ context.Context, req *pi.CredentialRequest) (*
 
 func newAssumeService(t *testing.T, tokens podTokens) (*pi.Service, *recordingIssuer) {
 	t.Helper()
-	return newAssumeServiceWith(t, tokens, false)
+	return newAssumeServiceWith(t, tokens, nil)
 }
 
-func newAssumeServiceWith(t *testing.T, tokens podTokens, patterns bool) (*pi.Service, *recordingIssuer) {
+// newAssumeServiceWith is newAssumeService with the server settings
+// (patterns, session shaping) that opt sets.
+func newAssumeServiceWith(t *testing.T, tokens podTokens, opt func(*pi.ServiceConfig)) (*pi.Service, *recordingIssuer) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "memory")
@@ -45,15 +47,18 @@ func newAssumeServiceWith(t *testing.T, tokens podTokens, patterns bool) (*pi.Se
 	}
 	t.Cleanup(func() { store.Close() })
 	iss := &recordingIssuer{}
-	svc, err := pi.NewService(ctx, pi.ServiceConfig{
+	cfg := pi.ServiceConfig{
 		Store: store, Region: "us-west-2", AccountID: "111122223333",
 		Clusters: []pi.ClusterSpec{{Name: "demo", Issuer: "https://issuer"}},
-		Patterns: patterns,
 		Credentials: &pi.CredentialPolicy{
 			Validator: tokens, Issuer: iss, Duration: 6 * time.Hour, ChainedDuration: time.Hour,
 			SessionName: func(cluster, pod string) string { return "eks-" + cluster + "-" + pod + "-x" },
 		},
-	})
+	}
+	if opt != nil {
+		opt(&cfg)
+	}
+	svc, err := pi.NewService(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

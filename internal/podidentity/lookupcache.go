@@ -59,7 +59,9 @@ func (c *lookupCache) get(k lookupKey, now time.Time) (*resolved, bool, uint64) 
 	return e.assoc, true, c.generation
 }
 
-func (c *lookupCache) put(k lookupKey, a *resolved, generation uint64, now time.Time) {
+// put caches a lookup until expires, which the caller bounds by the age
+// of what it answered from.
+func (c *lookupCache) put(k lookupKey, a *resolved, generation uint64, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if generation != c.generation {
@@ -70,7 +72,7 @@ func (c *lookupCache) put(k lookupKey, a *resolved, generation uint64, now time.
 		// holds one entry per service account in use.
 		clear(c.entries)
 	}
-	c.entries[k] = lookupEntry{assoc: a, expires: now.Add(c.ttl), generation: generation}
+	c.entries[k] = lookupEntry{assoc: a, expires: expires, generation: generation}
 }
 
 // invalidate forgets every cached lookup.
@@ -84,23 +86,23 @@ func (c *lookupCache) invalidate() {
 
 // getPatterns returns a cluster's cached pattern associations, valid for
 // lookups of generation.
-func (c *lookupCache) getPatterns(cluster string, generation uint64, now time.Time) ([]Association, bool) {
+func (c *lookupCache) getPatterns(cluster string, generation uint64, now time.Time) ([]Association, time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.patterns[cluster]
 	if !ok || e.generation != generation || generation != c.generation || now.After(e.expires) {
-		return nil, false
+		return nil, time.Time{}, false
 	}
-	return e.list, true
+	return e.list, e.expires, true
 }
 
 // putPatterns caches a cluster's pattern associations; one entry per
 // configured cluster, so the map needs no bound of its own.
-func (c *lookupCache) putPatterns(cluster string, list []Association, generation uint64, now time.Time) {
+func (c *lookupCache) putPatterns(cluster string, list []Association, generation uint64, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if generation != c.generation {
 		return
 	}
-	c.patterns[cluster] = patternEntry{list: list, expires: now.Add(c.ttl), generation: generation}
+	c.patterns[cluster] = patternEntry{list: list, expires: expires, generation: generation}
 }

@@ -28,9 +28,15 @@ type ServiceConfig struct {
 	// Patterns lets namespaces and service accounts of associations be
 	// patterns ('*', '?'); off, the API accepts only names, as AWS's does.
 	Patterns bool
-	Now      func() time.Time
-	Rand     io.Reader // nil = crypto/rand
-	Logger   *slog.Logger
+	// SessionShaping lets association tags under ReservedTagPrefix shape
+	// the role sessions of the association's pods (docs/sessions.md).
+	// Off, such tags are refused: a session tag overrides the role's own
+	// tag of the same key, so a tag is a grant, and on AWS nobody can set
+	// one through an association.
+	SessionShaping bool
+	Now            func() time.Time
+	Rand           io.Reader // nil = crypto/rand
+	Logger         *slog.Logger
 	// Credentials enables AssumeRoleForPodIdentity.
 	Credentials *CredentialPolicy
 }
@@ -51,6 +57,7 @@ type Service struct {
 	partition string
 	limit     int
 	patterns  bool
+	shaping   bool
 	now       func() time.Time
 	rand      io.Reader
 	log       *slog.Logger
@@ -80,6 +87,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		partition: cfg.Partition,
 		limit:     cfg.AssociationLimit,
 		patterns:  cfg.Patterns,
+		shaping:   cfg.SessionShaping,
 		now:       cfg.Now,
 		rand:      cfg.Rand,
 		log:       cfg.Logger,

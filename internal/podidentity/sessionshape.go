@@ -60,7 +60,10 @@ func parseSessionShape(tags map[string]string, disableSessionTags bool) (*sessio
 	)
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
-		if strings.HasPrefix(k, ReservedTagPrefix) {
+		// Without case: PodIdentity.io/session-name would otherwise be
+		// stored as a plain tag that reads as a reserved one and does
+		// nothing, so it is refused like any unknown reserved key.
+		if IsReservedTagKey(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -98,7 +101,7 @@ func parseSessionShape(tags map[string]string, disableSessionTags bool) (*sessio
 			}
 			shape.tags = append(shape.tags, customSessionTag{key: key, valueTemplate: v})
 		default:
-			return nil, Errorf(CodeInvalidParameter, "tag %s: unknown reserved tag; tags under %s are %s, %sKEY and %s",
+			return nil, Errorf(CodeInvalidParameter, "tag %s: unknown reserved tag; tags under %s (in any case) are %s, %sKEY and %s, written exactly so",
 				clip(k), ReservedTagPrefix, TagSessionName, TagSessionTagPrefix, TagTransitiveSessionTags)
 		}
 	}
@@ -295,4 +298,52 @@ func (s *sessionShape) apply(req *CredentialRequest, v sessionVars) {
 	}
 	slices.Sort(transitive)
 	req.TransitiveTagKeys = transitive
+}
+
+// IsReservedTagKey reports whether k is an association tag under
+// ReservedTagPrefix, compared without case: a key that differs only in
+// case looks like ours to whoever reads it, so it must not slip past the
+// rules and the authorization that reserved tags get.
+func IsReservedTagKey(k string) bool {
+	return len(k) >= len(ReservedTagPrefix) && strings.EqualFold(k[:len(ReservedTagPrefix)], ReservedTagPrefix)
+}
+
+// firstReservedKey returns the first reserved key of keys in sorted
+// order, so that a refusal names the same tag every time; "" if none.
+func firstReservedKey[V any](keys map[string]V) string {
+	first := ""
+	for k := range keys {
+		if IsReservedTagKey(k) && (first == "" || k < first) {
+			first = k
+		}
+	}
+	return first
+}
+
+func errShapingOff(key string) error {
+	return Errorf(CodeInvalidParameter, "tag %s: tags under %s shape the role sessions of the association's pods, and session shaping is off on this server; its administrator can turn it on with associations.sessionShaping: true (docs/sessions.md)",
+		clip(key), ReservedTagPrefix)
+}
+
+// ShapeCheck authorizes a change of an association's reserved tags; it
+// is given the association as stored (TagResource, UntagResource) or as
+// it will be stored (CreateAssociation). A session tag overrides the
+// role's own tag of the same key and a session name can pose as another
+// cluster's, so such a change is a change of what the role's sessions may
+// do: the transport asks for what an update and iam:PassRole need, not
+// only for eks:TagResource. nil: the caller has authorized everything.
+type ShapeCheck func(a *Association) error
+
+// sessionShapeOf is what an association's tags ask of its sessions. With
+// session shaping off, reserved tags are refused rather than ignored:
+// issuing without tags that were meant to narrow a session (say, one a
+// Deny statement keys on) could widen access.
+func (s *Service) sessionShapeOf(tags map[string]string, disableSessionTags bool) (*sessionShape, error) {
+	if !s.shaping {
+		if k := firstReservedKey(tags); k != "" {
+			return nil, errShapingOff(k)
+		}
+		return &sessionShape{}, nil
+	}
+	return parseSessionShape(tags, disableSessionTags)
 }

@@ -35,6 +35,8 @@ func TestSessionShapeRefusals(t *testing.T) {
 		{"custom with tags off", map[string]string{TagSessionTagPrefix + "team": "x"}, true, "tag podidentity.io/session-tag/team: custom session tags need session tags"},
 		{"transitive unknown", map[string]string{TagTransitiveSessionTags: "team"}, false, `"team" is not a custom session tag`},
 		{"unknown reserved", map[string]string{"podidentity.io/sesion-name": "x"}, false, "tag podidentity.io/sesion-name: unknown reserved tag"},
+		{"prefix in another case", map[string]string{"PodIdentity.io/session-name": "x"}, false, "tag PodIdentity.io/session-name: unknown reserved tag"},
+		{"key in another case", map[string]string{"podidentity.io/Session-Tag/team": "x"}, false, "tag podidentity.io/Session-Tag/team: unknown reserved tag"},
 	}
 	for _, tc := range tests {
 		_, err := parseSessionShape(tc.tags, tc.disable)

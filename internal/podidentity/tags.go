@@ -55,8 +55,9 @@ func (s *Service) ListTags(ctx context.Context, arn string) (map[string]string, 
 	return s.store.Tags(ctx, key)
 }
 
-// TagResource adds or overwrites tags on a cluster or association.
-func (s *Service) TagResource(ctx context.Context, arn string, tags map[string]string) error {
+// TagResource adds or overwrites tags on a cluster or association. check
+// authorizes setting reserved tags on an association (ShapeCheck).
+func (s *Service) TagResource(ctx context.Context, arn string, tags map[string]string, check ShapeCheck) error {
 	if len(tags) == 0 {
 		return Errorf(CodeInvalidParameter, "tags must contain at least one tag")
 	}
@@ -68,22 +69,36 @@ func (s *Service) TagResource(ctx context.Context, arn string, tags map[string]s
 		return err
 	}
 	if a != nil {
-		// The session tags must stay valid as the association's tags
-		// will be. Another TagResource racing this one is not seen; the
-		// credential path refuses what such a race could leave behind.
-		merged := make(map[string]string, len(a.Tags)+len(tags))
-		maps.Copy(merged, a.Tags)
-		maps.Copy(merged, tags)
-		if _, err := parseSessionShape(merged, a.DisableSessionTags); err != nil {
+		if !s.shaping {
+			// Only the tags being set: reserved tags stored before the
+			// setting was turned off must not block other tags.
+			if k := firstReservedKey(tags); k != "" {
+				return errShapingOff(k)
+			}
+		}
+		if err := checkShape(check, a, tags); err != nil {
 			return err
+		}
+		if s.shaping {
+			// The session tags must stay valid as the association's
+			// tags will be. Another TagResource racing this one is not
+			// seen; the credential path refuses what such a race could
+			// leave behind.
+			merged := make(map[string]string, len(a.Tags)+len(tags))
+			maps.Copy(merged, a.Tags)
+			maps.Copy(merged, tags)
+			if _, err := parseSessionShape(merged, a.DisableSessionTags); err != nil {
+				return err
+			}
 		}
 		defer s.lookups.invalidate()
 	}
 	return s.store.TagResource(ctx, key, tags, MaxTagsPerResource)
 }
 
-// UntagResource removes tag keys from a cluster or association.
-func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) error {
+// UntagResource removes tag keys from a cluster or association. check
+// authorizes removing reserved tags from an association (ShapeCheck).
+func (s *Service) UntagResource(ctx context.Context, arn string, keys []string, check ShapeCheck) error {
 	if len(keys) == 0 {
 		return Errorf(CodeInvalidParameter, "tagKeys must contain at least one key")
 	}
@@ -100,14 +115,36 @@ func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) 
 		return err
 	}
 	if a != nil {
-		remaining := maps.Clone(a.Tags)
+		// Removing a session tag can widen a session as much as setting
+		// one (the role's own tag of that key applies again), so it is
+		// authorized alike, with session shaping on or off.
+		removed := make(map[string]bool, len(keys))
 		for _, k := range keys {
-			delete(remaining, k)
+			removed[k] = true
 		}
-		if _, err := parseSessionShape(remaining, a.DisableSessionTags); err != nil {
+		if err := checkShape(check, a, removed); err != nil {
 			return err
+		}
+		if s.shaping {
+			remaining := maps.Clone(a.Tags)
+			for _, k := range keys {
+				delete(remaining, k)
+			}
+			if _, err := parseSessionShape(remaining, a.DisableSessionTags); err != nil {
+				return err
+			}
 		}
 		defer s.lookups.invalidate()
 	}
 	return s.store.UntagResource(ctx, key, keys)
+}
+
+// checkShape runs check when keys has a reserved key. The association is
+// the one read before the write: an update racing this call that changes
+// its role needed iam:PassRole on the new role itself.
+func checkShape[V any](check ShapeCheck, a *Association, keys map[string]V) error {
+	if check == nil || firstReservedKey(keys) == "" {
+		return nil
+	}
+	return check(a)
 }

@@ -105,6 +105,7 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error
 		Policy:             req.Policy,
 		Tags:               req.Tags,
 		ClientRequestToken: req.ClientRequestToken,
+		CheckSessionShape:  s.authorizeSessionShape(r),
 	})
 	if err != nil {
 		return err
@@ -128,6 +129,22 @@ func (s *Server) authorizePassRoles(r *http.Request, roles ...*string) error {
 		}
 	}
 	return nil
+}
+
+// authorizeSessionShape guards reserved association tags (docs/sessions.md):
+// they change what the role's sessions may do (a session tag overrides the
+// role's tag of the same key in IAM policies; a fixed session name can pose
+// as another cluster's eks-<cluster>-... name), so setting or removing one
+// needs what changing the association does, eks:UpdatePodIdentityAssociation
+// on it and iam:PassRole on its roles, not only eks:TagResource.
+func (s *Server) authorizeSessionShape(r *http.Request) pi.ShapeCheck {
+	who := principalFrom(r.Context())
+	return func(a *pi.Association) error {
+		if err := s.authz.Authorize(who, "eks:UpdatePodIdentityAssociation", a.ClusterName, a.AssociationARN); err != nil {
+			return err
+		}
+		return s.authorizePassRoles(r, &a.RoleARN, &a.TargetRoleARN)
+	}
 }
 
 func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request) error {
@@ -291,7 +308,7 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request) error {
 	if req.Tags == nil {
 		return errMissing("tags")
 	}
-	if err := s.svc.TagResource(r.Context(), r.PathValue("resourceArn"), req.Tags); err != nil {
+	if err := s.svc.TagResource(r.Context(), r.PathValue("resourceArn"), req.Tags, s.authorizeSessionShape(r)); err != nil {
 		return err
 	}
 	awsproto.WriteJSON(w, http.StatusOK, struct{}{})
@@ -303,7 +320,7 @@ func (s *Server) untagResource(w http.ResponseWriter, r *http.Request) error {
 	if len(keys) == 0 {
 		return errMissing("tagKeys")
 	}
-	if err := s.svc.UntagResource(r.Context(), r.PathValue("resourceArn"), keys); err != nil {
+	if err := s.svc.UntagResource(r.Context(), r.PathValue("resourceArn"), keys, s.authorizeSessionShape(r)); err != nil {
 		return err
 	}
 	awsproto.WriteJSON(w, http.StatusOK, struct{}{})

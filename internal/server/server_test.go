@@ -33,7 +33,8 @@ const (
 )
 
 // testPrincipals: an administrator of every cluster, a reader of cluster
-// demo only, a node that may only assume roles, and a tenant.
+// demo only, a node that may only assume roles, a tagger that may tag and
+// create, but not update, in cluster demo, and a tenant.
 var testPrincipals = []authz.Principal{
 	{ARN: adminARN, AccessKeyID: adminKey, SecretAccessKey: adminSecret,
 		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"*"}, PassRoles: []string{"*"}}},
@@ -41,10 +42,19 @@ var testPrincipals = []authz.Principal{
 		Grant: authz.Grant{Actions: []string{"eks:List*", "eks:Describe*"}, Clusters: []string{"demo"}}},
 	{ARN: "arn:aws:iam::111122223333:role/node", AccessKeyID: "AKIANODE000000000000", SecretAccessKey: "node-secret",
 		Grant: authz.Grant{Actions: []string{"eks-auth:AssumeRoleForPodIdentity"}, Clusters: []string{"*"}}},
+	{ARN: taggerARN, AccessKeyID: taggerKey, SecretAccessKey: taggerSecret,
+		Grant: authz.Grant{Actions: []string{"eks:TagResource", "eks:UntagResource", "eks:ListTagsForResource", "eks:CreatePodIdentityAssociation"},
+			Clusters: []string{"demo"}, PassRoles: []string{testRole}}},
 	{ARN: tenantARN, AccessKeyID: tenantKey, SecretAccessKey: tenantSecret,
 		Grant: authz.Grant{Actions: []string{"eks:*"}, Clusters: []string{"demo"},
 			PassRoles: []string{testRole, "arn:aws:iam::111122223333:role/team-a-*", "arn:aws:iam::444455556666:role/team-a-*"}}},
 }
+
+const (
+	taggerARN    = "arn:aws:iam::111122223333:user/tagger"
+	taggerKey    = "AKIATAGGER0000000000"
+	taggerSecret = "tagger-secret"
+)
 
 // The tenant administers cluster demo and may pass only its own roles.
 const (

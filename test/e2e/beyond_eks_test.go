@@ -14,8 +14,9 @@ import (
 )
 
 // Pattern associations (precedence, ambiguity refused, quota) and session
-// shaping (stable names, custom tags, refusals naming the tag) through
-// boto3 against the real binary on the local backend.
+// shaping (stable names, custom tags, refusals naming the tag, a principal
+// that may only tag kept out) through boto3 against the real binary on the
+// local backend.
 func TestBoto3PatternsAndSessionShape(t *testing.T) {
 	py := testenv.Python(t, "boto3")
 	dir := t.TempDir()
@@ -30,9 +31,15 @@ clusters:
     jwksFile: %s
 associations:
   patterns: true
+  sessionShaping: true
 limits:
   associationsPerCluster: 6
-`+adminAuth, filepath.Join(dir, "db.sqlite"), demo.jwks)))
+`+adminAuth+`    - arn: arn:aws:iam::111122223333:user/tagger
+      accessKeyId: AKIATAGGER0000000001
+      secretAccessKey: tagger-secret
+      actions: ["eks:TagResource", "eks:UntagResource"]
+      clusters: ["demo"]
+`, filepath.Join(dir, "db.sqlite"), demo.jwks)))
 
 	now := time.Now()
 	tokens := map[string]string{}

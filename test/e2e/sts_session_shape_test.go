@@ -63,6 +63,8 @@ credentials:
   backend: sts
   endpoint: %s
   region: us-east-1
+associations:
+  sessionShaping: true
 `+adminAuth, motoAccount, keys.jwks, errorEnvelopeProxy(t, moto.URL)))
 	srv := startServerEnv(t, serverEnv, "--config", cfg)
 

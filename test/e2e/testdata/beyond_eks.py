@@ -1,5 +1,6 @@
 """Pattern associations and session shaping through boto3, against a server
-with associations.patterns on, a quota of 6 and the local backend. Usage:
+with associations.patterns and associations.sessionShaping on, a quota of 6,
+the local backend and a principal (user/tagger) that may only tag and untag. Usage:
 beyond_eks.py ENDPOINT_URL, with pod tokens in TOKENS (minted by the Go test).
 """
 import json
@@ -92,6 +93,19 @@ check("custom session tags need session tags" in e.response["Error"]["Message"],
 e = expect_error("InvalidParameterException", 400, eks.create_pod_identity_association, clusterName="demo",
                  namespace="shop", serviceAccount="x", roleArn=ROLE + "x", tags={"podidentity.io/session-name": "{namespace"})
 check("tag podidentity.io/session-name: unmatched {" in e.response["Error"]["Message"], e.response["Error"]["Message"])
+# Tagging alone does not shape sessions: a session tag overrides the role's
+# own tag of that key in IAM, so it needs what an update needs.
+tagger = boto3.client("eks", endpoint_url=endpoint, region_name=region, aws_access_key_id="AKIATAGGER0000000001",
+                      aws_secret_access_key="tagger-secret")
+e = expect_error("AccessDeniedException", 403, tagger.tag_resource, resourceArn=arn,
+                 tags={"podidentity.io/session-tag/team": "b"})
+check(e.response["Error"]["Message"] == "User: arn:aws:iam::111122223333:user/tagger is not authorized to perform: "
+      f"eks:UpdatePodIdentityAssociation on resource: {arn}", e.response["Error"]["Message"])
+expect_error("AccessDeniedException", 403, tagger.untag_resource, resourceArn=arn,
+             tagKeys=["podidentity.io/session-tag/team"])
+tagger.tag_resource(resourceArn=arn, tags={"owner": "tagger"})
+check(eks.list_tags_for_resource(resourceArn=arn)["tags"].get("podidentity.io/session-tag/team") == "payments",
+      "the tagger changed a session tag")
 # A tag change takes effect on the next request.
 eks.tag_resource(resourceArn=arn, tags={"podidentity.io/session-name": "fixed-{serviceAccount}"})
 r = assume("shop/cart")
