@@ -63,7 +63,7 @@ func TestInstallOnARealNode(t *testing.T) {
 	// who it is.
 	n.kubectl(t, "create", "serviceaccount", "my-app")
 	n.kubectl(t, "create", "serviceaccount", "no-association")
-	got := n.whoami(t, "with-association", "my-app")
+	got := n.whoami(t, "with-association", "default", "my-app")
 	if got.Error != "" {
 		t.Fatalf("the pod of my-app got no identity: %s", got.Error)
 	}
@@ -79,7 +79,7 @@ func TestInstallOnARealNode(t *testing.T) {
 	}
 
 	// A service account without an association: untouched, no credentials.
-	other := n.whoami(t, "without-association", "no-association")
+	other := n.whoami(t, "without-association", "default", "no-association")
 	if other.Error == "" || other.AccessKeyID != "" {
 		t.Errorf("the pod of a service account without association got credentials: %+v", other)
 	}
@@ -94,7 +94,7 @@ func TestInstallOnARealNode(t *testing.T) {
 id=$(aws eks list-pod-identity-associations --cluster-name my-cluster --query 'associations[0].associationId' --output text)
 aws eks delete-pod-identity-association --cluster-name my-cluster --association-id "$id"`)
 	time.Sleep(1500 * time.Millisecond)
-	gone := n.whoami(t, "after-delete", "my-app")
+	gone := n.whoami(t, "after-delete", "default", "my-app")
 	if gone.Error == "" || gone.AccessKeyID != "" {
 		t.Errorf("a pod created after the association was deleted got credentials: %+v", gone)
 	}
@@ -124,8 +124,27 @@ aws eks delete-pod-identity-association --cluster-name my-cluster --association-
 export AWS_ENDPOINT_URL_EKS=`+serverURL+`
 aws eks create-pod-identity-association --cluster-name my-cluster \
     --namespace default --service-account my-app --role-arn arn:aws:iam::123456789012:role/my-app`)
-	if got := n.whoami(t, "on-postgres", "my-app"); got.Error != "" || !strings.Contains(got.Arn, "assumed-role/my-app/") {
+	if got := n.whoami(t, "on-postgres", "default", "my-app"); got.Error != "" || !strings.Contains(got.Arn, "assumed-role/my-app/") {
 		t.Errorf("a pod after the upgrade to PostgreSQL: %+v, want the role's credentials", got)
+	}
+
+	// Pattern associations (docs/patterns.md), opted into with the chart's
+	// extraConfig: one association for every service account of the team-*
+	// namespaces. The webhook resolves it for a pod through the API server,
+	// the kubelet projects the token and the agent gets the pattern's role.
+	n.script(t, "pattern association", `
+helm upgrade podidentity deploy/helm/podidentity --namespace podidentity --reuse-values --wait \
+    --set server.extraConfig.associations.patterns=true
+export AWS_ENDPOINT_URL_EKS=`+serverURL+`
+aws eks create-pod-identity-association --cluster-name my-cluster \
+    --namespace 'team-*' --service-account '*' --role-arn arn:aws:iam::123456789012:role/team
+kubectl create namespace team-a
+kubectl -n team-a create serviceaccount builder`)
+	if got := n.whoami(t, "through-pattern", "team-a", "builder"); got.Error != "" || !strings.Contains(got.Arn, "assumed-role/team/") {
+		t.Errorf("a pod of team-a/builder: %+v, want the pattern association's role", got)
+	}
+	if pod := n.kubectl(t, "-n", "team-a", "get", "pod", "through-pattern", "-o", "json"); !strings.Contains(pod, "http://169.254.170.23/v1/credentials") {
+		t.Error("the webhook did not mutate a pod whose service account only a pattern association covers")
 	}
 }
 
@@ -183,13 +202,13 @@ type identity struct {
 	Error       string `json:"error"`
 }
 
-// whoami runs the workload image as a pod of serviceAccount in default and
-// returns what it printed.
-func (n *testNode) whoami(t *testing.T, name, serviceAccount string) identity {
+// whoami runs the workload image as a pod of serviceAccount in namespace
+// and returns what it printed.
+func (n *testNode) whoami(t *testing.T, name, namespace, serviceAccount string) identity {
 	t.Helper()
 	manifest := fmt.Sprintf(`apiVersion: v1
 kind: Pod
-metadata: {name: %s, namespace: default}
+metadata: {name: %s, namespace: %s}
 spec:
   serviceAccountName: %s
   restartPolicy: Never
@@ -202,27 +221,27 @@ spec:
         # Not an EC2 instance: no waiting on IMDS when there is nothing else.
         - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
         - {name: AWS_ENDPOINT_URL_STS, value: %q}
-`, name, serviceAccount, serverURL)
+`, name, namespace, serviceAccount, serverURL)
 	n.kubectlStdin(t, manifest, "apply", "-f", "-")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	for {
-		phase := strings.TrimSpace(n.kubectl(t, "get", "pod", name, "-o", "jsonpath={.status.phase}"))
+		phase := strings.TrimSpace(n.kubectl(t, "-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.phase}"))
 		if phase == "Succeeded" || phase == "Failed" {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("pod %s still %q after 90 s:\n%s", name, phase, n.kubectl(t, "describe", "pod", name))
+			t.Fatalf("pod %s still %q after 90 s:\n%s", name, phase, n.kubectl(t, "-n", namespace, "describe", "pod", name))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	logs := n.kubectl(t, "logs", name)
+	logs := n.kubectl(t, "-n", namespace, "logs", name)
 	var id identity
 	if err := json.Unmarshal([]byte(logs), &id); err != nil {
 		t.Fatalf("pod %s printed %q: %v", name, logs, err)
 	}
-	t.Logf("pod %s (service account %s): %+v", name, serviceAccount, id)
+	t.Logf("pod %s/%s (service account %s): %+v", namespace, name, serviceAccount, id)
 	return id
 }
 
