@@ -136,7 +136,7 @@ func checkSessionTag(tag, key, value string) error {
 		return Errorf(CodeInvalidParameter, "tag %s: names no session tag key after %s", tag, TagSessionTagPrefix)
 	case utf8.RuneCountInString(key) > maxSessionTagKey:
 		return Errorf(CodeInvalidParameter, "tag %s: session tag keys have at most %d characters", clip(tag), maxSessionTagKey)
-	case !stsTagText(key):
+	case !STSTagText(key):
 		return Errorf(CodeInvalidParameter, "tag %s: session tag key %q has characters STS refuses (allowed: letters, digits, spaces and _.:/=+-@)", clip(tag), clip(key))
 	case len(key) >= 4 && strings.EqualFold(key[:4], "aws:"):
 		return Errorf(CodeInvalidParameter, "tag %s: session tag keys starting with aws: are reserved", clip(tag))
@@ -150,7 +150,7 @@ func checkSessionTag(tag, key, value string) error {
 		return err
 	}
 	literal := stripTemplateVars(value)
-	if !stsTagText(literal) {
+	if !STSTagText(literal) {
 		return Errorf(CodeInvalidParameter, "tag %s: the session tag value has characters STS refuses (allowed: letters, digits, spaces and _.:/=+-@)", clip(tag))
 	}
 	if n := utf8.RuneCountInString(literal); n > maxSessionTagValue {
@@ -214,7 +214,7 @@ func (s *sessionShape) sessionName(v sessionVars) string {
 	}
 	clean := []byte{}
 	for _, r := range name {
-		if r < utf8.RuneSelf && sessionNameChar(byte(r)) {
+		if r < utf8.RuneSelf && SessionNameChar(byte(r)) {
 			clean = append(clean, byte(r))
 		} else {
 			clean = append(clean, '-')
@@ -245,16 +245,16 @@ func validSessionName(name string) bool {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
-		if !sessionNameChar(name[i]) {
+		if !SessionNameChar(name[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-// sessionNameChar reports whether c is in STS's RoleSessionName set
-// [\w+=,.@-].
-func sessionNameChar(c byte) bool {
+// SessionNameChar reports whether c is in STS's RoleSessionName set
+// [\w+=,.@-]. The one definition: credentials/session uses it too.
+func SessionNameChar(c byte) bool {
 	switch {
 	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		return true
@@ -262,9 +262,10 @@ func sessionNameChar(c byte) bool {
 	return strings.IndexByte("_+=,.@-", c) >= 0
 }
 
-// stsTagText reports whether s is within STS's tag pattern
-// [\p{L}\p{Z}\p{N}_.:/=+\-@]*.
-func stsTagText(s string) bool {
+// STSTagText reports whether s is valid UTF-8 within STS's tag pattern
+// [\p{L}\p{Z}\p{N}_.:/=+\-@]*. The one definition: credentials/session
+// uses it too.
+func STSTagText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}

@@ -3,6 +3,8 @@ package session
 import (
 	"fmt"
 	"strings"
+
+	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // maxARNLen is IAM's limit on a role ARN; nothing we parse is longer.
@@ -151,7 +153,7 @@ func ParseRoleARN(s string) (RoleARN, error) {
 		return RoleARN{}, fmt.Errorf("role ARN %q: role name must have 1 to 64 characters", s)
 	}
 	for j := 0; j < len(name); j++ {
-		if !nameChar(name[j]) {
+		if !podidentity.SessionNameChar(name[j]) {
 			return RoleARN{}, fmt.Errorf("role ARN %q: role name has a character outside [A-Za-z0-9_+=,.@-]", s)
 		}
 	}

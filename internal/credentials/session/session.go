@@ -15,7 +15,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -100,7 +99,7 @@ func Name(cluster, podName string, rnd io.Reader) (string, error) {
 func sanitizeName(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
-		if !nameChar(s[i]) {
+		if !podidentity.SessionNameChar(s[i]) {
 			clean = false
 			break
 		}
@@ -110,22 +109,13 @@ func sanitizeName(s string) string {
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if r < utf8.RuneSelf && nameChar(byte(r)) {
+		if r < utf8.RuneSelf && podidentity.SessionNameChar(byte(r)) {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('-')
 		}
 	}
 	return b.String()
-}
-
-// nameChar reports whether c is in STS's RoleSessionName set [\w+=,.@-].
-func nameChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("_+=,.@-", c) >= 0
 }
 
 // ValidateName returns an error unless STS would accept name as a
@@ -135,7 +125,7 @@ func ValidateName(name string) error {
 		return fmt.Errorf("session name %q: length %d is not between %d and %d", name, len(name), MinNameLen, MaxNameLen)
 	}
 	for i := 0; i < len(name); i++ {
-		if !nameChar(name[i]) {
+		if !podidentity.SessionNameChar(name[i]) {
 			return fmt.Errorf("session name %q: character %q at %d is not one of [A-Za-z0-9_+=,.@-]", name, name[i], i)
 		}
 	}
@@ -157,7 +147,7 @@ func ValidateTags(tags map[string]string) error {
 		if n := utf8.RuneCountInString(k); n < 1 || n > MaxTagKeyLen {
 			errs = append(errs, fmt.Errorf("session tag %q: key length %d is not between 1 and %d", k, n, MaxTagKeyLen))
 		}
-		if !tagText(k) {
+		if !podidentity.STSTagText(k) {
 			errs = append(errs, fmt.Errorf("session tag %q: key has characters outside letters, digits, spaces and _.:/=+-@", k))
 		}
 		if len(k) >= len(reservedTagPrefix) && strings.EqualFold(k[:len(reservedTagPrefix)], reservedTagPrefix) {
@@ -166,7 +156,7 @@ func ValidateTags(tags map[string]string) error {
 		if n := utf8.RuneCountInString(v); n > MaxTagValueLen {
 			errs = append(errs, fmt.Errorf("session tag %q: value length %d exceeds %d", k, n, MaxTagValueLen))
 		}
-		if !tagText(v) {
+		if !podidentity.STSTagText(v) {
 			errs = append(errs, fmt.Errorf("session tag %q: value has characters outside letters, digits, spaces and _.:/=+-@", k))
 		}
 	}
@@ -180,23 +170,6 @@ func ValidateTags(tags map[string]string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// tagText reports whether s is valid UTF-8 within STS's tag pattern
-// [\p{L}\p{Z}\p{N}_.:/=+\-@]*.
-func tagText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case unicode.IsLetter(r), unicode.IsNumber(r), unicode.Is(unicode.Z, r):
-		case strings.ContainsRune("_.:/=+-@", r):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // ValidatePolicy returns an error unless policy fits STS's limit on an
