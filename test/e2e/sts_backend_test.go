@@ -310,49 +310,8 @@ func TestSTSBackendAgainstMoto(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// The server's own AWS identity: an IAM user in moto.
-	out, stderr, err := runCmd(t, ctx, py, "testdata/sts_moto_iam.py", moto.URL, "identity")
-	if err != nil {
-		t.Fatalf("creating the server's IAM user: %v\n%s", err, stderr)
-	}
-	var identity struct{ ARN, AccessKeyID, SecretAccessKey string }
-	if err := json.Unmarshal([]byte(out), &identity); err != nil {
-		t.Fatalf("identity %q: %v", out, err)
-	}
-
-	// The server gets it the way the SDK's default chain finds it: from the
-	// environment. Nothing else of the developer's AWS setup may leak in.
-	serverEnv := []string{
-		"AWS_ACCESS_KEY_ID=" + identity.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + identity.SecretAccessKey,
-		"AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull, "AWS_EC2_METADATA_DISABLED=true",
-		"NO_PROXY=127.0.0.1,localhost",
-	}
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || k == "LANG" || k == "TMPDIR" {
-			serverEnv = append(serverEnv, kv)
-		}
-	}
-	keys := newClusterKeys(t, dir, "https://issuer.example/demo")
-	cfg := writeConfig(t, dir, fmt.Sprintf(`
-region: us-west-2
-accountId: "%s"
-storage: memory
-clusters:
-  - name: demo
-    issuer: https://issuer.example/demo
-    jwksFile: %s
-credentials:
-  backend: sts
-  endpoint: %s
-  region: us-east-1
-log:
-  format: json
-`+adminAuth, motoAccount, keys.jwks, errorEnvelopeProxy(t, moto.URL)))
-	srv := startServerEnv(t, serverEnv, "--config", cfg)
-
-	creds := credentials.NewStaticCredentialsProvider(e2eKey, e2eSecret, "")
-	eksc := eks.New(eks.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL), Credentials: creds, RetryMaxAttempts: 1})
-	auth := eksauth.New(eksauth.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL), Credentials: creds, RetryMaxAttempts: 1})
+	st := startServerOnMoto(t, ctx, py, moto, dir, "log:\n  format: json\n")
+	srv, keys, eksc, auth, identity := st.srv, st.keys, st.eks, st.auth, st.identity
 
 	role := func(name string) string { return "arn:aws:iam::" + motoAccount + ":role/" + name }
 	policyApp := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}`
@@ -653,4 +612,64 @@ log:
 	if !strings.Contains(logs, `"identity":"`+identity.ARN+`"`) {
 		t.Errorf("server logs do not name its AWS identity %s", identity.ARN)
 	}
+}
+
+// startServerOnMoto starts a server on the sts backend whose own AWS identity
+// is an IAM user created in moto, found the way the SDK's default chain
+// finds it (the environment), with cluster demo and extra configuration
+// appended.
+func startServerOnMoto(t *testing.T, ctx context.Context, py string, moto *motoServer, dir, extra string) *stsServer {
+	t.Helper()
+	out, stderr, err := runCmd(t, ctx, py, "testdata/sts_moto_iam.py", moto.URL, "identity")
+	if err != nil {
+		t.Fatalf("creating the server's IAM user: %v\n%s", err, stderr)
+	}
+	var identity motoIdentity
+	if err := json.Unmarshal([]byte(out), &identity); err != nil {
+		t.Fatalf("identity %q: %v", out, err)
+	}
+	// Nothing else of the developer's AWS setup may leak in.
+	serverEnv := []string{
+		"AWS_ACCESS_KEY_ID=" + identity.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + identity.SecretAccessKey,
+		"AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull, "AWS_EC2_METADATA_DISABLED=true",
+		"NO_PROXY=127.0.0.1,localhost",
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || k == "LANG" || k == "TMPDIR" {
+			serverEnv = append(serverEnv, kv)
+		}
+	}
+	keys := newClusterKeys(t, dir, "https://issuer.example/demo")
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+region: us-west-2
+accountId: "%s"
+storage: memory
+clusters:
+  - name: demo
+    issuer: https://issuer.example/demo
+    jwksFile: %s
+credentials:
+  backend: sts
+  endpoint: %s
+  region: us-east-1
+`+extra+adminAuth, motoAccount, keys.jwks, errorEnvelopeProxy(t, moto.URL)))
+	srv := startServerEnv(t, serverEnv, "--config", cfg)
+	creds := credentials.NewStaticCredentialsProvider(e2eKey, e2eSecret, "")
+	eksc := eks.New(eks.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL), Credentials: creds, RetryMaxAttempts: 1})
+	auth := eksauth.New(eksauth.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL), Credentials: creds, RetryMaxAttempts: 1})
+	return &stsServer{srv: srv, keys: keys, eks: eksc, auth: auth, identity: identity}
+}
+
+// motoIdentity is the server's own IAM user in moto.
+type motoIdentity struct{ ARN, AccessKeyID, SecretAccessKey string }
+
+// stsServer is a server on the sts backend in front of moto, with the
+// cluster's keys and EKS and EKS Auth clients signed by the test's
+// administrator.
+type stsServer struct {
+	srv      *server
+	keys     *clusterKeys
+	eks      *eks.Client
+	auth     *eksauth.Client
+	identity motoIdentity
 }

@@ -3,15 +3,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eksauth"
 	"github.com/google/go-cmp/cmp"
@@ -32,45 +29,8 @@ func TestSTSBackendSessionShapeAgainstMoto(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	out, stderr, err := runCmd(t, ctx, py, "testdata/sts_moto_iam.py", moto.URL, "identity")
-	if err != nil {
-		t.Fatalf("creating the server's IAM user: %v\n%s", err, stderr)
-	}
-	var identity struct{ ARN, AccessKeyID, SecretAccessKey string }
-	if err := json.Unmarshal([]byte(out), &identity); err != nil {
-		t.Fatalf("identity %q: %v", out, err)
-	}
-	serverEnv := []string{
-		"AWS_ACCESS_KEY_ID=" + identity.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + identity.SecretAccessKey,
-		"AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull, "AWS_EC2_METADATA_DISABLED=true",
-		"NO_PROXY=127.0.0.1,localhost",
-	}
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || k == "LANG" || k == "TMPDIR" {
-			serverEnv = append(serverEnv, kv)
-		}
-	}
-	keys := newClusterKeys(t, dir, "https://issuer.example/demo")
-	cfg := writeConfig(t, dir, fmt.Sprintf(`
-region: us-west-2
-accountId: "%s"
-storage: memory
-clusters:
-  - name: demo
-    issuer: https://issuer.example/demo
-    jwksFile: %s
-credentials:
-  backend: sts
-  endpoint: %s
-  region: us-east-1
-associations:
-  sessionShaping: true
-`+adminAuth, motoAccount, keys.jwks, errorEnvelopeProxy(t, moto.URL)))
-	srv := startServerEnv(t, serverEnv, "--config", cfg)
-
-	creds := credentials.NewStaticCredentialsProvider(e2eKey, e2eSecret, "")
-	eksc := eks.New(eks.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL), Credentials: creds, RetryMaxAttempts: 1})
-	auth := eksauth.New(eksauth.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL), Credentials: creds, RetryMaxAttempts: 1})
+	st := startServerOnMoto(t, ctx, py, moto, dir, "associations:\n  sessionShaping: true\n")
+	keys, eksc, auth, identity := st.keys, st.eks, st.auth, st.identity
 	role := func(name string) string { return "arn:aws:iam::" + motoAccount + ":role/" + name }
 
 	shape := map[string]string{
