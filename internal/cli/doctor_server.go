@@ -56,9 +56,11 @@ func (s *doctorServer) reduce(err error) error {
 	if errors.As(err, &api) {
 		return &doctor.APIError{Code: api.ErrorCode(), Message: api.ErrorMessage()}
 	}
-	var op *smithy.OperationError
-	if errors.As(err, &op) {
-		err = op.Err
+	// The transport's own error names the URL and the cause; the SDK's
+	// wrapping around it (attempts, status 0) says nothing more.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue
 	}
 	return fmt.Errorf("%w at %s: %v", doctor.ErrUnreachable, s.endpoint, err)
 }

@@ -136,6 +136,13 @@ func TestRun(t *testing.T) {
 		want: map[string]Status{CheckCluster: OK, CheckAssociation: OK, CheckMutation: Problem, CheckTokenVolume: Skipped, CheckServerToken: OK, CheckAgent: Skipped},
 		says: "before association a-123",
 	}, {
+		name:   "created in the association's second",
+		target: Target{Pod: "web"},
+		server: fakeServer{assoc: func() *Association { a := assoc(); a.CreatedAt = created.Add(300 * time.Millisecond); return a }()},
+		kube:   fakeKube{pods: []corev1.Pod{pod(false, func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(created) })}, hooks: chartHook(), ready: 1},
+		want:   map[string]Status{CheckCluster: OK, CheckAssociation: OK, CheckMutation: Problem, CheckTokenVolume: Skipped, CheckServerToken: OK, CheckAgent: Skipped},
+		says:   "in the same second as association a-123",
+	}, {
 		name:   "webhook without endpoints",
 		target: Target{Pod: "web"},
 		server: fakeServer{assoc: assoc()},

@@ -57,9 +57,19 @@ func (d *doctor) checkMutation(ctx context.Context) {
 	if len(preset) > 0 {
 		why = append(why, fmt.Sprintf("%s set %s or %s themselves, so the webhook leaves them alone", joinNames(preset), webhook.EnvCredentialsURI, webhook.EnvTokenFile))
 	}
-	if a := d.association; a != nil && !a.CreatedAt.IsZero() && d.pod.CreationTimestamp.Time.Before(a.CreatedAt) {
-		why = append(why, fmt.Sprintf("the pod was created at %s, before association %s (%s): the webhook only mutates pods as they are created",
-			d.pod.CreationTimestamp.UTC().Format(time.RFC3339), a.ID, a.CreatedAt.UTC().Format(time.RFC3339)))
+	if a := d.association; a != nil && !a.CreatedAt.IsZero() {
+		// creationTimestamp has whole seconds: within the association's
+		// second the order cannot be told, and the webhook's negative
+		// cache makes "just after" as bad as "before".
+		created, assoc := d.pod.CreationTimestamp.Time, a.CreatedAt.Truncate(time.Second)
+		when := fmt.Sprintf("the pod was created at %s, %%s association %s (%s): the webhook only mutates pods as they are created",
+			created.UTC().Format(time.RFC3339), a.ID, a.CreatedAt.UTC().Format(time.RFC3339Nano))
+		switch {
+		case created.Before(assoc):
+			why = append(why, fmt.Sprintf(when, "before"))
+		case created.Equal(assoc):
+			why = append(why, fmt.Sprintf(when, "in the same second as"))
+		}
 	}
 	if len(missing) > 0 {
 		why = append(why, d.webhookHealth(ctx)...)
