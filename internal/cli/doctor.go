@@ -29,7 +29,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&t.Cluster, "cluster-name", "", "the cluster's name in the podidentity server (default: the kubeconfig's name for it)")
 	kubeconfigFlag := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
 	region := fs.String("region", "", "region to sign requests to the server for (default: the AWS SDK's, e.g. AWS_REGION)")
-	fs.StringVar(&t.AgentURL, "agent-url", "", "a node agent's health URL to probe, e.g. http://NODE:2705/readyz (no token is sent)")
+	fs.StringVar(&t.AgentURL, "agent-url", "", "a node agent's health URL to probe, e.g. http://NODE:2703/readyz (no token is sent)")
 	output := fs.String("output", "text", "text or json")
 	timeout := fs.Duration("timeout", 60*time.Second, "bound on the whole diagnosis")
 	if err := fs.Parse(args); err != nil {

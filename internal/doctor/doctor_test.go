@@ -252,7 +252,7 @@ func TestAgentProbe(t *testing.T) {
 		agent Agent
 		want  Status
 	}{{nil, Skipped}, {fakeAgent{}, OK}, {fakeAgent{errors.New("connection refused")}, Problem}} {
-		r := Run(context.Background(), Target{Cluster: "demo", Namespace: "team-a", ServiceAccount: "app", AgentURL: "http://10.0.0.1:2705/readyz"},
+		r := Run(context.Background(), Target{Cluster: "demo", Namespace: "team-a", ServiceAccount: "app", AgentURL: "http://10.0.0.1:2703/readyz"},
 			&fakeServer{assoc: assoc()}, &fakeKube{}, tc.agent)
 		if got := r.Checks[len(r.Checks)-1]; got.Name != CheckAgent || got.Status != tc.want {
 			t.Errorf("agent %v: got %+v, want %s", tc.agent, got, tc.want)
