@@ -51,6 +51,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runExport(ctx, args[1:], stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "podidentity", version())
 		return 0
