@@ -21,6 +21,8 @@ Usage:
                     [--endpoint URL | --key FILE --issuer URL] [--output FILE]
   podidentity webhook --tls-cert-file F --tls-key-file F --endpoint URL --cluster-name NAME [--port 9443] [--fail-closed]
   podidentity agent --cluster-name NAME [--endpoint URL] [--port 80] [--bind-hosts 169.254.170.23,fd00:ec2::23]
+  podidentity agent initialize [--bind-hosts 169.254.170.23,fd00:ec2::23] [--remove]
+  podidentity doctor --namespace NS (--pod NAME | --service-account SA) [--endpoint URL] [--output text|json]
   podidentity migrate --from sqlite:///path.db --to postgres://user@host:5432/db
   podidentity export (--storage URL | --config FILE) [--output FILE]    JSON backup, to stdout by default
   podidentity import (--storage URL | --config FILE) [--input FILE]     from stdin by default
