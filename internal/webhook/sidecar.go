@@ -128,7 +128,7 @@ func sidecarContainer(s SidecarOptions) corev1.Container {
 			"--log-format", "json"},
 		Env: []corev1.EnvVar{
 			// One pod's tokens need little: keep the Go heap near it.
-			{Name: "GOMEMLIMIT", Value: "24MiB"},
+			{Name: "GOMEMLIMIT", Value: "32MiB"},
 			{Name: "GOMAXPROCS", Value: "1"},
 		},
 		Resources: corev1.ResourceRequirements{
