@@ -14,6 +14,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/eksauth"
 	"github.com/aws/smithy-go"
+	smithyauth "github.com/aws/smithy-go/auth"
 )
 
 // Credentials are a pod's temporary AWS credentials.
@@ -134,10 +135,15 @@ type EKSAuthConfig struct {
 	NodeName   string
 	InstanceID string
 	Zone       string
+	// Unsigned sends every call without a SigV4 signature: the sidecar
+	// agent has no node credentials, and a podidentity server whose
+	// cluster sets podTokenAuth authenticates the call by the pod's token
+	// in it. AWS's EKS Auth refuses such calls.
+	Unsigned bool
 }
 
 // NewEKSAuth is the Upstream of the real aws-sdk-go-v2 EKS Auth client,
-// signed with the node's credentials. Retries are the agent's own (see
+// signed with the node's credentials (unless cfg.Unsigned). Retries are the agent's own (see
 // retryPolicy): the SDK's retryer and its client-side retry quota are off.
 func NewEKSAuth(cfg EKSAuthConfig) Upstream {
 	dial := cfg.DialTimeout
@@ -160,11 +166,24 @@ func NewEKSAuth(cfg EKSAuthConfig) Upstream {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
+		if cfg.Unsigned {
+			o.Credentials = aws.AnonymousCredentials{}
+			// EKS Auth's model offers SigV4 alone; without an anonymous
+			// option the client refuses anonymous credentials.
+			o.AuthSchemeResolver = anonymousAuth{}
+		}
 		if m := nodeMembers(cfg); len(m) > 0 {
 			o.APIOptions = append(o.APIOptions, withBodyMembers(m))
 		}
 	})
 	return &eksAuth{client: client, cluster: cfg.ClusterName}
+}
+
+// anonymousAuth resolves every EKS Auth operation to no authentication.
+type anonymousAuth struct{}
+
+func (anonymousAuth) ResolveAuthSchemes(context.Context, *eksauth.AuthResolverParameters) ([]*smithyauth.Option, error) {
+	return []*smithyauth.Option{{SchemeID: smithyauth.SchemeIDAnonymous}}, nil
 }
 
 type eksAuth struct {

@@ -208,3 +208,27 @@ func TestEKSAuthSendsNodeName(t *testing.T) {
 		t.Errorf("body (-want +got):\n%s", diff)
 	}
 }
+
+// The sidecar's calls carry no signature and need no region or node
+// credentials: the pod's token in the body is the whole proof.
+func TestEKSAuthUnsigned(t *testing.T) {
+	fake := &fakeEKSAuth{answer: func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, assumeOK)
+	}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	up := NewEKSAuth(EKSAuthConfig{ClusterName: "demo", Endpoint: srv.URL, Unsigned: true})
+	if _, err := up.AssumeRoleForPodIdentity(context.Background(), "the-token"); err != nil {
+		t.Fatal(err)
+	}
+	r := fake.seen[0]
+	for _, h := range []string{"Authorization", "X-Amz-Security-Token", "X-Amz-Date"} {
+		if v := r.Header.Get(h); v != "" {
+			t.Errorf("unsigned call has %s: %q", h, v)
+		}
+	}
+	if r.URL.RawQuery != "" || fake.bodies[0]["token"] != "the-token" {
+		t.Errorf("query %q, body %v", r.URL.RawQuery, fake.bodies[0])
+	}
+}

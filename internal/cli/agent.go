@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -38,7 +39,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	logFormat := f.logFormat
 	log := newLogger(pconfig.Log{Level: level, Format: logFormat}, stderr)
 
-	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSRegion())
+	awsCfg, err := agentAWSConfig(ctx, f)
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity agent: loading the node's AWS configuration: %v\n", err)
 		return 1
@@ -52,7 +53,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		awsCfg.Credentials = agent.NewSharedCredentialsFile(path, os.Getenv("AWS_PROFILE"), log)
 		log.Info("node credentials are read from the shared credentials file whenever it changes", "file", path)
 	}
-	if awsCfg.Region == "" {
+	if awsCfg.Region == "" && !f.podTokenAuth {
 		fmt.Fprintln(stderr, "podidentity agent: no AWS region: set AWS_REGION (EKS Auth is regional)")
 		return 1
 	}
@@ -73,10 +74,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Verifier: verifier,
 		Pods:     pods,
 		Upstream: agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: clusterName, Endpoint: endpoint,
-			NodeName: f.nodeName, InstanceID: f.instanceID, Zone: f.zone}),
+			NodeName: f.nodeName, InstanceID: f.instanceID, Zone: f.zone, Unsigned: f.podTokenAuth}),
 		BindHosts:    f.bindHosts.hosts,
 		Port:         anyPortIfZero(port),
-		ProbeAddr:    "127.0.0.1:" + strconv.Itoa(probePort),
+		ProbeAddr:    joinHostPort(f.probeAddress, probePort),
 		MetricsAddr:  joinHostPort(metricsAddress, metricsPort),
 		MaxCacheSize: maxCacheSize,
 		MaxRefresh:   retention,
@@ -96,7 +97,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if maxRequestQPS <= 0 {
 		cfg.RequestQPS = -1
 	}
-	if awsCfg.Credentials == nil {
+	if awsCfg.Credentials == nil || f.podTokenAuth {
 		cfg.CheckCredentials = nil
 	}
 	if endpoint != "" {
@@ -116,13 +117,23 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log.Info("agent starting", "cluster", clusterName, "region", awsCfg.Region, "endpoint", endpointLabel(endpoint),
 		"max_cache_size", maxCacheSize, "max_refresh", retention, "max_service_qps", maxServiceQPS,
 		"max_request_qps", maxRequestQPS, "rotate_credentials", f.rotateCredentials, "node", f.nodeName,
-		"instance_id", f.instanceID, "zone", f.zone, "token_keys", keysFrom, "check_pods", podsFrom,
+		"instance_id", f.instanceID, "zone", f.zone, "token_keys", keysFrom, "check_pods", podsFrom, "pod_token_auth", f.podTokenAuth,
 		"version", version())
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// agentAWSConfig is the node's AWS configuration. The sidecar has none to
+// load: its calls are unsigned, and asking IMDS for a region from inside a
+// pod would only delay its start.
+func agentAWSConfig(ctx context.Context, f *agentFlags) (aws.Config, error) {
+	if f.podTokenAuth {
+		return aws.Config{Region: os.Getenv("AWS_REGION"), Credentials: aws.AnonymousCredentials{}}, nil
+	}
+	return config.LoadDefaultConfig(ctx, config.WithEC2IMDSRegion())
 }
 
 // logLevels maps the AWS agent's verbosity names (logrus) onto ours.

@@ -15,6 +15,7 @@ import (
 // flags, short forms included, and our own.
 type agentFlags struct {
 	clusterName, endpoint, metricsAddress, level, logFormat string
+	probeAddress                                            string
 	nodeName, instanceID, zone                              string
 	jwksURL, jwksFile, jwksCacheFile                        string
 	port, probePort, metricsPort, maxServiceQPS             int
@@ -22,6 +23,8 @@ type agentFlags struct {
 	retention                                               time.Duration
 	bindHosts                                               hostList
 	rotateCredentials                                       bool
+	// podTokenAuth is sidecar mode: no node credentials, unsigned calls.
+	podTokenAuth bool
 	// checkPods is --check-pods; checkPodsSet says it was given, so that
 	// asking for it outside a cluster is an error, not silently off.
 	checkPods, checkPodsSet bool
@@ -39,7 +42,13 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 	fs.IntVar(&f.port, "port", agent.DefaultPort, "port of the credential endpoint (0: any free port)")
 	fs.IntVar(&f.port, "p", agent.DefaultPort, "shorthand for --port")
 	fs.StringVar(&f.endpoint, "endpoint", "", "EKS Auth endpoint URL, e.g. a podidentity server's (default: the region's EKS Auth)")
-	fs.IntVar(&f.probePort, "probe-port", agent.DefaultProbePort, "port of /healthz and /readyz on 127.0.0.1")
+	fs.IntVar(&f.probePort, "probe-port", agent.DefaultProbePort, "port of /healthz and /readyz")
+	fs.StringVar(&f.probeAddress, "probe-address", "127.0.0.1",
+		"address of /healthz and /readyz; the sidecar serves them on 0.0.0.0 because the kubelet probes the pod's IP")
+	fs.BoolVar(&f.podTokenAuth, "pod-token-auth", false,
+		"sidecar mode: run inside the pod without node credentials and send EKS Auth calls unsigned, authenticated by the pod's token "+
+			"(needs --endpoint: a podidentity server whose cluster sets podTokenAuth); no node credentials are read, no --check-pods, "+
+			"and no signing keys unless --jwks-url or --jwks-file")
 	fs.StringVar(&f.metricsAddress, "metrics-address", agent.DefaultMetricsAddress, "address of the Prometheus /metrics endpoint")
 	fs.IntVar(&f.metricsPort, "metrics-port", agent.DefaultMetricsPort, "port of the Prometheus /metrics endpoint")
 	fs.IntVar(&f.maxServiceQPS, "max-service-qps", agent.DefaultRefreshQPS, "background refreshes per second to EKS Auth at most")
@@ -65,7 +74,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 		"read the node's AWS credentials from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE), again whenever it changes")
 	fs.BoolVar(&f.checkPods, "check-pods", true,
 		"before renewing a pod's credentials in the background, ask the API server (as the agent's service account, which needs get on pods) whether the pod still exists; renew only if it does or cannot be told (default on in a cluster, off outside)")
-	if err := fs.Parse(joinBoolValues(args, "rotate-credentials", "check-pods")); err != nil {
+	if err := fs.Parse(joinBoolValues(args, "rotate-credentials", "check-pods", "pod-token-auth")); err != nil {
 		return nil, 2
 	}
 	fs.Visit(func(fl *flag.Flag) { f.checkPodsSet = f.checkPodsSet || fl.Name == "check-pods" })
@@ -82,6 +91,23 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 	}{{"--port", f.port}, {"--probe-port", f.probePort}, {"--metrics-port", f.metricsPort}} {
 		if p.v < 0 || p.v > 65535 {
 			problems = append(problems, fmt.Sprintf("%s %d is not a port", p.name, p.v))
+		}
+	}
+	if f.podTokenAuth {
+		if f.endpoint == "" {
+			problems = append(problems, "--pod-token-auth needs --endpoint: AWS's EKS Auth accepts only signed calls")
+		}
+		if f.rotateCredentials {
+			problems = append(problems, "--pod-token-auth and --rotate-credentials are exclusive: the sidecar has no node credentials")
+		}
+		if f.checkPodsSet && f.checkPods {
+			problems = append(problems, "--pod-token-auth and --check-pods are exclusive: the sidecar lives and dies with its pod")
+		}
+		f.checkPods = false
+		if f.jwksURL == "" && f.jwksFile == "" {
+			// The pod's service account need not read the cluster's keys;
+			// a rotated token is simply exchanged again.
+			f.jwksURL = "none"
 		}
 	}
 	if f.jwksURL != "" && f.jwksFile != "" {

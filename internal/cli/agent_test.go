@@ -221,3 +221,109 @@ func TestAgentCheckPodsFlag(t *testing.T) {
 		})
 	}
 }
+
+// The sidecar (--pod-token-auth) has no node credentials, region or IMDS:
+// it serves a pod's credentials from unsigned EKS Auth calls and is ready
+// without waiting for node credentials.
+func TestAgentPodTokenAuth(t *testing.T) {
+	var mu sync.Mutex
+	var authz []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		authz = append(authz, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"subject":{"namespace":"default","serviceAccount":"app"},"audience":"pods.eks.amazonaws.com",
+"podIdentityAssociation":{"associationArn":"arn:aws:eks:us-west-2:111122223333:podidentityassociation/demo/a-abc","associationId":"a-abc"},
+"assumedRoleUser":{"arn":"arn:aws:sts::111122223333:assumed-role/app/s","assumeRoleId":"AROA:s"},
+"credentials":{"sessionToken":"st","secretAccessKey":"sk","accessKeyId":"ASIAPOD","expiration":%d}}`, time.Now().Add(6*time.Hour).Unix())
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	// Nothing the SDK could find node credentials or a region in.
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var stderr strings.Builder
+	go func() {
+		args := []string{"--pod-token-auth", "--cluster-name", "demo", "--endpoint", srv.URL, "--bind-hosts", "127.0.0.1",
+			"--port", "0", "--probe-address", "127.0.0.1", "--probe-port", "0", "--metrics-address", "127.0.0.1", "--metrics-port", "0", "-v", "error"}
+		done <- runAgent(ctx, args, pw, &stderr)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("agent exited %d: %s", code, stderr.String())
+		}
+	}()
+	var url, probe string
+	sc := bufio.NewScanner(pr)
+	for (url == "" || probe == "") && sc.Scan() {
+		if m := regexp.MustCompile(`serving credentials on (\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+		}
+		if m := regexp.MustCompile(`probes on (\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+			probe = m[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if url == "" || probe == "" {
+		t.Fatalf("the agent never said where it serves: %s", stderr.String())
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", unsignedPodJWT("web-1"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "ASIAPOD") {
+		t.Fatalf("credentials: %d %s", resp.StatusCode, body)
+	}
+	mu.Lock()
+	if len(authz) == 0 || authz[0] != "" {
+		t.Errorf("EKS Auth calls carried Authorization %q, want none", authz)
+	}
+	mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(probe + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready without node credentials: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestAgentPodTokenAuthFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--pod-token-auth", "--cluster-name", "demo"},
+		{"--pod-token-auth", "--cluster-name", "demo", "--endpoint", "http://x", "--rotate-credentials"},
+		{"--pod-token-auth", "--cluster-name", "demo", "--endpoint", "http://x", "--check-pods"},
+	} {
+		var stderr strings.Builder
+		if f, code := parseAgentFlags(args, &stderr); f != nil || code != 2 {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	f, _ := parseAgentFlags([]string{"--pod-token-auth", "true", "--cluster-name", "demo", "--endpoint", "http://x"}, io.Discard)
+	if f == nil || !f.podTokenAuth || f.checkPods || f.jwksURL != "none" {
+		t.Errorf("sidecar defaults: %+v", f)
+	}
+}

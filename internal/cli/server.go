@@ -153,6 +153,13 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 	if creds.minter != nil {
 		scfg.DevTokens = creds.minter
 	}
+	for _, c := range cfg.Clusters {
+		// Validate refuses podTokenAuth without tokenReview; checked again
+		// here because an unsigned call's only proof is the reviewed token.
+		if c.PodTokenAuth && c.TokenReview != nil {
+			scfg.PodTokenClusters = append(scfg.PodTokenClusters, c.Name)
+		}
+	}
 	handler := server.New(scfg)
 	p := &ServerProgram{
 		cfg:   cfg,

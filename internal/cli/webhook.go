@@ -58,6 +58,11 @@ func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	ipFamily := fs.String("ip-family", "ipv4", "ipv4 or ipv6: which address of the node agent pods are given")
 	fs.StringVar(&c.Options.CredentialsURI, "credentials-uri", "", "AWS_CONTAINER_CREDENTIALS_FULL_URI to inject, overriding --ip-family")
 	fs.Int64Var(&c.Options.TokenExpiration, "token-expiration", webhook.DefaultTokenExpiration, "expirationSeconds of the token, unless the pod's eks.amazonaws.com/token-expiration says otherwise")
+	sidecarImage := fs.String("sidecar-image", "",
+		"image of the sidecar agent (podidentity's own; the chart passes it); enables sidecar delivery for pods annotated "+webhook.AnnotationDelivery+": sidecar")
+	sidecarPort := fs.Int("sidecar-port", webhook.DefaultSidecarPort, "sidecar's credential port on 127.0.0.1; port+1 serves its probes, port+2 its metrics")
+	var sidecarNamespaces hostList
+	fs.Var(&sidecarNamespaces, "sidecar-namespaces", "namespaces whose pods all get the sidecar, comma-separated (a pod may opt out with "+webhook.AnnotationDelivery+": node)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 10*time.Second, "how long an association found is remembered")
 	fs.DurationVar(&c.NegativeCacheTTL, "negative-cache-ttl", 2*time.Second, "how long the absence of an association is remembered")
 	fs.DurationVar(&c.LookupTimeout, "lookup-timeout", 5*time.Second, "bound on one association lookup; keep it below the webhook's timeoutSeconds")
@@ -83,6 +88,12 @@ func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	default:
 		problems = append(problems, fmt.Errorf("--ip-family %q must be ipv4 or ipv6", *ipFamily))
+	}
+	if *sidecarImage != "" {
+		c.Options.Sidecar = &webhook.SidecarOptions{Image: *sidecarImage, ClusterName: c.ClusterName, Endpoint: c.Endpoint,
+			Port: *sidecarPort, Namespaces: sidecarNamespaces.hosts}
+	} else if len(sidecarNamespaces.hosts) > 0 {
+		problems = append(problems, errors.New("--sidecar-namespaces needs --sidecar-image"))
 	}
 	if *port < 0 || *port > 65535 {
 		problems = append(problems, fmt.Errorf("--port %d is not a port", *port))

@@ -38,6 +38,8 @@ func TestWebhookFlags(t *testing.T) {
 		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--endpoint", "http://x", "--cluster-name", "c", "--ip-family", "ipv5", "--token-expiration", "60", "--log-level", "loud"},
 			[]string{`--ip-family "ipv5"`, "token expiration 60 s", `--log-level "loud"`}},
 		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--endpoint", "http://x", "--cluster-name", "c", "extra"}, []string{`unexpected argument "extra"`}},
+		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--endpoint", "http://x", "--cluster-name", "c", "--sidecar-namespaces", "team"}, []string{"--sidecar-namespaces needs --sidecar-image"}},
+		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--endpoint", "http://x", "--cluster-name", "c", "--sidecar-image", "img", "--sidecar-port", "65535"}, []string{"sidecar port 65535"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Run(context.Background(), append([]string{"webhook"}, tc.args...), &stdout, &stderr); code != 2 {

@@ -58,6 +58,12 @@ type Cluster struct {
 	// MaxTokenLifetime, when set, refuses service-account tokens issued
 	// for longer (exp - iat), and tokens without iat.
 	MaxTokenLifetime time.Duration `yaml:"maxTokenLifetime"`
+	// PodTokenAuth lets EKS Auth AssumeRoleForPodIdentity calls for this
+	// cluster come without a SigV4 signature, authenticated by the pod's
+	// token alone (sidecar delivery, where no node credentials exist).
+	// Allowed only with tokenReview, which proves the token belongs to a
+	// live pod: the trust model of IRSA's AssumeRoleWithWebIdentity.
+	PodTokenAuth bool `yaml:"podTokenAuth"`
 }
 
 // TokenReview asks the cluster's API server to confirm each token.

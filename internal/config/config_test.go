@@ -251,3 +251,21 @@ func TestMaxTokenLifetime(t *testing.T) {
 		t.Errorf("1m accepted: %v", err)
 	}
 }
+
+func TestPodTokenAuthNeedsTokenReview(t *testing.T) {
+	f, err := Parse([]byte(`
+clusters:
+  - {name: reviewed, issuer: https://x, discovery: true, podTokenAuth: true, tokenReview: {apiServer: "https://k8s:6443", tokenFile: /t}}
+`))
+	if err != nil || !f.Clusters[0].PodTokenAuth {
+		t.Fatalf("podTokenAuth with tokenReview: %v %+v", err, f)
+	}
+	_, err = Parse([]byte(`
+clusters:
+  - {name: bare, issuer: https://x, discovery: true, podTokenAuth: true}
+`))
+	want := `clusters[0].podTokenAuth: cluster "bare": requires tokenReview`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+}

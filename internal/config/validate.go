@@ -153,6 +153,9 @@ func (c Cluster) validate(key string, p *problems) {
 			p.add(key+".tokenReview.tokenFile", "is required: a service-account token allowed to create TokenReviews")
 		}
 	}
+	if c.PodTokenAuth && c.TokenReview == nil {
+		p.add(key+".podTokenAuth", "cluster %q: requires tokenReview, so that an unsigned call's token is proven to belong to a live pod", c.Name)
+	}
 }
 
 func (c Credentials) validate(p *problems) {

@@ -14,6 +14,10 @@ func (s *Server) eksAuthRoutes() {
 			name := r.PathValue("clusterName")
 			return name, s.svc.ClusterARN(name)
 		},
+		// The token in the body is what the pod-token path authenticates
+		// by: AssumeRoleForPodIdentity validates it (with TokenReview, which
+		// the configuration requires for such clusters) before anything.
+		podToken: true,
 	}, s.assumeRoleForPodIdentity))
 }
 

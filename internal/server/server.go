@@ -46,6 +46,11 @@ type Config struct {
 	// 127.0.0.1 or [::1]: the --dev server's defence against DNS
 	// rebinding.
 	LoopbackOnly bool
+	// PodTokenClusters are the clusters whose AssumeRoleForPodIdentity
+	// calls may come unsigned, authenticated by the pod's token alone
+	// (config podTokenAuth). Their token validation must include
+	// TokenReview: the token is then the only proof of who calls.
+	PodTokenClusters []string
 }
 
 // Server is the podidentity HTTP handler.
@@ -62,6 +67,7 @@ type Server struct {
 	registry  *prometheus.Registry
 
 	loopbackOnly bool
+	podToken     map[string]bool // clusters of Config.PodTokenClusters
 }
 
 // Authorizer is the IAM-like decision: may principal perform action on the
@@ -79,7 +85,10 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{svc: cfg.Service, db: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
 		verifier: cfg.Verifier, authz: cfg.Authorizer, devTokens: cfg.DevTokens, registry: cfg.Registry,
-		keys: cfg.KeysLoaded, loopbackOnly: cfg.LoopbackOnly}
+		keys: cfg.KeysLoaded, loopbackOnly: cfg.LoopbackOnly, podToken: map[string]bool{}}
+	for _, c := range cfg.PodTokenClusters {
+		s.podToken[c] = true
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -123,7 +132,15 @@ type op struct {
 	service string // SigV4 signing name: eks, eks-auth or sts
 	action  string // IAM action; "" when the handler authorizes (STS)
 	scope   func(r *http.Request) (cluster, resourceARN string)
+	// podToken says the handler authenticates the caller by the pod token
+	// in the body when the request carries no signature at all and its
+	// cluster allows that (Config.PodTokenClusters).
+	podToken bool
 }
+
+// podTokenCaller is the principal of an unsigned call authenticated by the
+// pod token it carries; the handler's token validation is the proof.
+type podTokenCaller struct{ cluster string }
 
 // operation wraps an AWS operation with what every one of them needs: a
 // request id, a capped body read once, SigV4 authentication, IAM-style
@@ -137,7 +154,19 @@ func (s *Server) operation(o op, h handlerFunc) http.Handler {
 		}
 		res, err := s.verifier.Verify(r.Context(), r, body, o.service)
 		if err != nil {
-			return "", err
+			// Only a request with no signature at all (no Authorization
+			// header, no presigned query) is MissingAuthenticationToken;
+			// a bad or partial signature keeps its error.
+			if !o.podToken || pi.ErrorCode(err) != pi.CodeMissingAuth {
+				return "", err
+			}
+			cluster, _ := o.scope(r)
+			if !s.podToken[cluster] {
+				return "", err
+			}
+			r = r.WithContext(withPrincipal(r.Context(), &podTokenCaller{cluster: cluster}))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			return "pod-token", h(w, r)
 		}
 		caller := callerARN(res.Principal)
 		if o.action != "" {

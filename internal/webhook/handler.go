@@ -150,6 +150,11 @@ func (h *Handler) review(ctx context.Context, req *admissionv1.AdmissionRequest,
 	if namespace == "" {
 		namespace = pod.Namespace
 	}
+	// A pod created by a controller often has no namespace in its body;
+	// Mutate needs it for the sidecar namespaces.
+	if pod.Namespace == "" {
+		pod.Namespace = namespace
+	}
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
 		// The ServiceAccount admission plugin, which runs before webhooks,

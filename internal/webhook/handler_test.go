@@ -350,3 +350,18 @@ func TestHandlerRecoversFromPanics(t *testing.T) {
 		t.Errorf("status %s, body %q: want 500 without internals", resp.Status, body)
 	}
 }
+
+// A controller's pod comes without a namespace in its body; the request's
+// namespace decides whether it is in a sidecar namespace.
+func TestHandlerSidecarNamespaceFromRequest(t *testing.T) {
+	assoc := &fakeAssociations{has: map[string]bool{"team/app": true}}
+	h, err := NewHandler(Config{Associations: assoc, Options: sidecarOpts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"app-"},"spec":{"serviceAccountName":"app","containers":[{"name":"app","image":"app:1"}]}}`)
+	resp := admit(t, h, reviewFor(t, "team", pod))
+	if !strings.Contains(string(resp.Patch), `"name":"`+SidecarName+`"`) || !strings.Contains(string(resp.Patch), "http://127.0.0.1:2723/v1/credentials") {
+		t.Errorf("pod in sidecar namespace team: patch %s", resp.Patch)
+	}
+}

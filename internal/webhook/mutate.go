@@ -54,6 +54,9 @@ type Options struct {
 	// TokenExpiration is the token's expirationSeconds when the pod does
 	// not choose one; zero means DefaultTokenExpiration.
 	TokenExpiration int64
+	// Sidecar, when set, enables sidecar delivery for the pods that ask
+	// for it (AnnotationDelivery) and those in Sidecar.Namespaces.
+	Sidecar *SidecarOptions
 }
 
 // Validate reports every problem with the options at once.
@@ -68,6 +71,11 @@ func (o Options) Validate() error {
 	if o.TokenExpiration != 0 && (o.TokenExpiration < MinTokenExpiration || o.TokenExpiration > MaxTokenExpiration) {
 		errs = append(errs, fmt.Errorf("token expiration %d s is outside Kubernetes' range [%d, %d]",
 			o.TokenExpiration, MinTokenExpiration, int64(MaxTokenExpiration)))
+	}
+	if o.Sidecar != nil {
+		if err := o.Sidecar.validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -114,6 +122,11 @@ type Result struct {
 // a pod with a volume named VolumeName that is not the token volume is left
 // alone entirely. The volume is added only when some container uses it.
 //
+// With sidecar delivery (opts.Sidecar, for pods annotated
+// podidentity.io/delivery: sidecar or in a listed namespace) the variable
+// points at 127.0.0.1 instead, and the agent is added as the first init
+// container with restartPolicy Always, once: a pod that has it keeps it.
+//
 // The patch only adds, and appends to lists that exist, so it is as small
 // as it can be and applies cleanly even to fields this version of the
 // Kubernetes API does not know.
@@ -140,8 +153,20 @@ func Mutate(pod *corev1.Pod, opts Options) (*Result, error) {
 	}
 
 	skip := skipList(pod.Annotations[AnnotationSkipContainers])
+	// The sidecar itself needs neither variable nor the token: the pod's
+	// SDKs send it the token, it sends that on to EKS Auth.
+	skip[SidecarName] = true
+	uri := opts.CredentialsURI
+	sidecar := wantsSidecar(pod, opts, res)
+	injected, haveSidecar := injectedSidecarURI(pod)
+	switch {
+	case haveSidecar:
+		uri = injected
+	case sidecar:
+		uri = opts.Sidecar.CredentialsURI()
+	}
 	env := []corev1.EnvVar{
-		{Name: EnvCredentialsURI, Value: opts.CredentialsURI},
+		{Name: EnvCredentialsURI, Value: uri},
 		{Name: EnvTokenFile, Value: TokenFile},
 	}
 	mount := corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true}
@@ -180,6 +205,17 @@ func Mutate(pod *corev1.Pod, opts Options) (*Result, error) {
 		res.Patch = appendItems(res.Patch, "/spec/volumes", len(pod.Spec.Volumes) == 0, tokenVolume(expiration))
 	}
 	res.Patch = append(res.Patch, containerOps...)
+	if sidecar && !haveSidecar {
+		// First, so that it starts (and its startup probe passes) before
+		// every other init container and container; inserted after the
+		// operations above, whose indices count the pod's own containers.
+		c := sidecarContainer(*opts.Sidecar)
+		if len(pod.Spec.InitContainers) == 0 {
+			res.Patch = append(res.Patch, Operation{Op: "add", Path: "/spec/initContainers", Value: []corev1.Container{c}})
+		} else {
+			res.Patch = append(res.Patch, Operation{Op: "add", Path: "/spec/initContainers/0", Value: c})
+		}
+	}
 	return res, nil
 }
 

@@ -38,6 +38,12 @@ func TestMutateGolden(t *testing.T) {
 		"mount-conflict":             {warnings: []string{`podidentity: container "taken" mounts another volume at the token's path; not given credentials`}},
 		"mounted-without-env":        {},
 		"ipv6":                       {opts: Options{CredentialsURI: CredentialsURIIPv6}},
+		"sidecar-annotated":          {opts: sidecarOpts},
+		"sidecar-namespace":          {opts: sidecarOpts},
+		"sidecar-opt-out":            {opts: sidecarOpts},
+		"sidecar-not-enabled":        {warnings: []string{`podidentity: podidentity.io/delivery "sidecar": sidecar delivery is not enabled on this webhook; the node agent serves the pod`}},
+		"sidecar-reinvoked":          {opts: sidecarOpts},
+		"sidecar-sets-variables":     {opts: sidecarOpts},
 	}
 	files, err := filepath.Glob("testdata/mutate/*.pod.yaml")
 	if err != nil {
@@ -79,6 +85,9 @@ func TestMutateGolden(t *testing.T) {
 		})
 	}
 }
+
+var sidecarOpts = Options{Sidecar: &SidecarOptions{Image: "ghcr.io/podidentity/podidentity:test", ClusterName: "demo",
+	Endpoint: "http://podidentity.podidentity-system:8080", Namespaces: []string{"team"}}}
 
 // checkApplied applies the patch to the pod and checks the outcome: the
 // injected containers have exactly one of each variable and one mount of
@@ -133,6 +142,24 @@ func checkApplied(t *testing.T, raw []byte, res *Result, opts Options) {
 		if paths[MountPath] != 1 {
 			t.Errorf("container %q has no mount at %s", c.Name, MountPath)
 		}
+	}
+	sidecars := 0
+	for i, c := range pod.Spec.InitContainers {
+		if c.Name != SidecarName {
+			continue
+		}
+		sidecars++
+		if i != 0 || c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+			t.Errorf("sidecar at init container %d, restartPolicy %v: want first, Always", i, c.RestartPolicy)
+		}
+		for _, e := range c.Env {
+			if e.Name == EnvCredentialsURI || e.Name == EnvTokenFile {
+				t.Errorf("the sidecar was given %s", e.Name)
+			}
+		}
+	}
+	if sidecars > 1 {
+		t.Errorf("%d sidecars", sidecars)
 	}
 	again, err := Mutate(&pod, opts)
 	if err != nil {

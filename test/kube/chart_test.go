@@ -41,6 +41,8 @@ func TestHelmLint(t *testing.T) {
 		{"clusterName=demo,server.storage.type=mysql", "/server/storage/type"},
 		{"clusterName=bad.name", "/clusterName"},
 		{"clusterName=demo,webhook.ipFamily=ipv6,agent.ipv6=false", "set agent.ipv6 true"},
+		{"clusterName=demo,webhook.sidecar.enabled=true,server.cluster.tokenReview.enabled=false", "needs server.cluster.tokenReview.enabled"},
+		{"clusterName=demo,webhook.sidecar.port=65535", "/webhook/sidecar/port"},
 	} {
 		args := []string{"template", "x", chart}
 		if tc.set != "" {
@@ -406,6 +408,25 @@ func TestHelmChart(t *testing.T) {
 			}
 			if got := dig(r.find("Deployment", "webhook"), "metadata", "name"); got != "podidentity-pid-webhook" {
 				t.Errorf("with nameOverride the webhook is %v", got)
+			}
+		}},
+		{"sidecar delivery without the agent", []string{"agent.enabled=false", "webhook.sidecar.enabled=true", "webhook.sidecar.namespaces={team-a,team-b}"}, func(t *testing.T, r *rendered) {
+			if r.count("DaemonSet") != 0 {
+				t.Error("agent.enabled=false rendered a DaemonSet")
+			}
+			args := strings.Join(r.containerArgs(t, "Deployment", "webhook"), " ")
+			for _, want := range []string{"--sidecar-image=ghcr.io/podidentity/podidentity:", "--sidecar-port=2723", "--sidecar-namespaces=team-a,team-b"} {
+				if !strings.Contains(args, want) {
+					t.Errorf("webhook args %q lack %s", args, want)
+				}
+			}
+			if c := r.config.Clusters[0]; !c.PodTokenAuth || c.TokenReview == nil {
+				t.Errorf("cluster %+v: want podTokenAuth with tokenReview", c)
+			}
+			for _, p := range r.config.Auth.Principals {
+				if strings.HasSuffix(p.ARN, "/podidentity-agent") {
+					t.Error("an agent principal without an agent")
+				}
 			}
 		}},
 		{"server only", []string{"webhook.enabled=false", "agent.enabled=false"}, func(t *testing.T, r *rendered) {

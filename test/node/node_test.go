@@ -146,6 +146,92 @@ kubectl -n team-a create serviceaccount builder`)
 	if pod := n.kubectl(t, "-n", "team-a", "get", "pod", "through-pattern", "-o", "json"); !strings.Contains(pod, "http://169.254.170.23/v1/credentials") {
 		t.Error("the webhook did not mutate a pod whose service account only a pattern association covers")
 	}
+
+	n.sidecarDelivery(t)
+}
+
+// sidecarDelivery: docs/install.md "Without the node agent". The webhook
+// injects the agent as a native sidecar into a pod that asks for it; the
+// sidecar, with no node credentials, gets the pod's credentials from the
+// server with unsigned calls the server authenticates by the pod's token
+// (podTokenAuth, TokenReview). default/my-app has an association here.
+func (n *testNode) sidecarDelivery(t *testing.T) {
+	t.Helper()
+	n.script(t, "sidecar delivery", `
+helm upgrade podidentity deploy/helm/podidentity --namespace podidentity --reuse-values --wait \
+    --set webhook.sidecar.enabled=true`)
+	start := time.Now()
+	got := n.whoamiAnnotated(t, "with-sidecar", "default", "my-app", "podidentity.io/delivery: sidecar")
+	elapsed := time.Since(start)
+	if got.Error != "" || !strings.Contains(got.Arn, "assumed-role/my-app/") || got.Source != "CredentialsEndpointProvider" {
+		t.Fatalf("the pod with a sidecar: %+v, want the role's credentials from the container endpoint", got)
+	}
+	pod := n.podJSON(t, "with-sidecar")
+	for _, want := range []string{`"value": "http://127.0.0.1:2723/v1/credentials"`, `"name": "podidentity-agent"`, `"restartPolicy": "Always"`, "eks-pod-identity-token"} {
+		if !strings.Contains(pod, want) {
+			t.Errorf("the pod with a sidecar lacks %s", want)
+		}
+	}
+	if strings.Contains(pod, "169.254.170.23") {
+		t.Error("the pod with a sidecar was also pointed at the node agent")
+	}
+	times := n.kubectl(t, "get", "pod", "with-sidecar", "-o",
+		`jsonpath=sidecar started {.status.initContainerStatuses[0].state.*.startedAt}, app started {.status.containerStatuses[0].state.terminated.startedAt}, app done {.status.containerStatuses[0].state.terminated.finishedAt}`)
+	t.Logf("sidecar pod: created to credentials printed in %s (%s)", elapsed.Round(100*time.Millisecond), times)
+
+	// The sidecar's footprint: a long-running pod, its sidecar's RSS idle
+	// and after serving distinct tokens (bound to the pod, as the kubelet
+	// projects them).
+	n.kubectlStdin(t, `apiVersion: v1
+kind: Pod
+metadata: {name: sidecar-idle, namespace: default, annotations: {podidentity.io/delivery: sidecar}}
+spec:
+  serviceAccountName: my-app
+  containers:
+    - {name: app, image: "podidentity.test/pause:1", imagePullPolicy: Never, command: [/pause]}
+`, "apply", "-f", "-")
+	n.kubectl(t, "wait", "--for=condition=Ready", "pod/sidecar-idle", "--timeout=60s")
+	uid := strings.TrimSpace(n.kubectl(t, "get", "pod", "sidecar-idle", "-o", "jsonpath={.metadata.uid}"))
+	pid := ""
+	for _, p := range strings.Fields(run(t, nil, "pgrep", "-f", "agent --pod-token-auth")) {
+		if env, err := os.ReadFile("/proc/" + p + "/environ"); err == nil && strings.Contains(string(env), "HOSTNAME=sidecar-idle") {
+			pid = p
+		}
+	}
+	if pid == "" {
+		t.Fatal("no sidecar process of pod sidecar-idle")
+	}
+	rss := func() string {
+		b, err := os.ReadFile("/proc/" + pid + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(regexp.MustCompile(`(?m)^(VmRSS|VmHWM):\s+(.*)$`).FindAllString(string(b), -1), ", ")
+	}
+	idle := rss()
+	const tokens, each = 20, 10
+	served := 0
+	for i := range tokens {
+		tok := strings.TrimSpace(n.kubectl(t, "create", "token", "my-app", "--audience", "pods.eks.amazonaws.com",
+			"--bound-object-kind", "Pod", "--bound-object-name", "sidecar-idle", "--bound-object-uid", uid, "--duration", fmt.Sprintf("%ds", 3600+i)))
+		for range each {
+			out := run(t, nil, "nsenter", "-t", pid, "-n", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+				"-H", "Authorization: "+tok, "http://127.0.0.1:2723/v1/credentials")
+			if out == "200" {
+				served++
+			}
+		}
+	}
+	if served != tokens*each {
+		t.Errorf("the sidecar served %d of %d requests", served, tokens*each)
+	}
+	t.Logf("sidecar RSS idle: %s; after %d requests with %d tokens: %s", idle, tokens*each, tokens, rss())
+	// Its credential port is on loopback only: from the node, the pod's IP
+	// does not answer it.
+	ip := strings.TrimSpace(n.kubectl(t, "get", "pod", "sidecar-idle", "-o", "jsonpath={.status.podIP}"))
+	if out, err := exec.Command("curl", "-s", "-m", "2", "http://"+ip+":2723/v1/credentials").CombinedOutput(); err == nil {
+		t.Errorf("the sidecar's credential port answers on the pod IP: %s", out)
+	}
 }
 
 func mustParseURL(t *testing.T, s string) *url.URL {
@@ -206,9 +292,16 @@ type identity struct {
 // and returns what it printed.
 func (n *testNode) whoami(t *testing.T, name, namespace, serviceAccount string) identity {
 	t.Helper()
+	return n.whoamiAnnotated(t, name, namespace, serviceAccount, "")
+}
+
+// whoamiAnnotated is whoami for a pod with annotations (a YAML flow map's
+// contents).
+func (n *testNode) whoamiAnnotated(t *testing.T, name, namespace, serviceAccount, annotations string) identity {
+	t.Helper()
 	manifest := fmt.Sprintf(`apiVersion: v1
 kind: Pod
-metadata: {name: %s, namespace: %s}
+metadata: {name: %s, namespace: %s, annotations: {%s}}
 spec:
   serviceAccountName: %s
   restartPolicy: Never
@@ -221,7 +314,7 @@ spec:
         # Not an EC2 instance: no waiting on IMDS when there is nothing else.
         - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
         - {name: AWS_ENDPOINT_URL_STS, value: %q}
-`, name, namespace, serviceAccount, serverURL)
+`, name, namespace, annotations, serviceAccount, serverURL)
 	n.kubectlStdin(t, manifest, "apply", "-f", "-")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -236,7 +329,7 @@ spec:
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	logs := n.kubectl(t, "-n", namespace, "logs", name)
+	logs := n.kubectl(t, "-n", namespace, "logs", name, "-c", "whoami")
 	var id identity
 	if err := json.Unmarshal([]byte(logs), &id); err != nil {
 		t.Fatalf("pod %s printed %q: %v", name, logs, err)
