@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 )
@@ -199,7 +200,9 @@ func checkJSONStructure(b []byte) error {
 				top := &stack[n-1]
 				top.expectKey = false
 				key := string(b[i+1 : end])
-				if escaped {
+				// Decode as the decoder will: escapes, and invalid UTF-8
+				// becoming U+FFFD, so "\xe1" and "\xa7" are the same member.
+				if escaped || !utf8.ValidString(key) {
 					if err := json.Unmarshal(b[i:end+1], &key); err != nil {
 						return nil
 					}
