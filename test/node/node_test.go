@@ -63,6 +63,13 @@ func TestInstallOnARealNode(t *testing.T) {
 	// who it is.
 	n.kubectl(t, "create", "serviceaccount", "my-app")
 	n.kubectl(t, "create", "serviceaccount", "no-association")
+	n.waitUntilMutated(t, `apiVersion: v1
+kind: Pod
+metadata: {name: probe, namespace: default}
+spec:
+  serviceAccountName: my-app
+  containers: [{name: c, image: podidentity.test/whoami:1}]
+`, "http://169.254.170.23/v1/credentials")
 	got := n.whoami(t, "with-association", "default", "my-app")
 	if got.Error != "" {
 		t.Fatalf("the pod of my-app got no identity: %s", got.Error)
@@ -140,6 +147,15 @@ aws eks create-pod-identity-association --cluster-name my-cluster \
     --namespace 'team-*' --service-account '*' --role-arn arn:aws:iam::123456789012:role/team
 kubectl create namespace team-a
 kubectl -n team-a create serviceaccount builder`)
+	// Replicas see a new association within a second, and the webhook
+	// remembers "none" for two: wait until a pod would be mutated.
+	n.waitUntilMutated(t, `apiVersion: v1
+kind: Pod
+metadata: {name: pattern-probe, namespace: team-a}
+spec:
+  serviceAccountName: builder
+  containers: [{name: c, image: podidentity.test/whoami:1}]
+`, "http://169.254.170.23/v1/credentials")
 	if got := n.whoami(t, "through-pattern", "team-a", "builder"); got.Error != "" || !strings.Contains(got.Arn, "assumed-role/team/") {
 		t.Errorf("a pod of team-a/builder: %+v, want the pattern association's role", got)
 	}
@@ -160,6 +176,16 @@ func (n *testNode) sidecarDelivery(t *testing.T) {
 	n.script(t, "sidecar delivery", `
 helm upgrade podidentity deploy/helm/podidentity --namespace podidentity --reuse-values --wait \
     --set webhook.sidecar.enabled=true`)
+	// The webhook's pods were replaced: wait until the API server reaches
+	// one that injects sidecars (a server-side dry run is admitted like a
+	// create), or the pod would be admitted unmutated (failurePolicy Ignore).
+	n.waitUntilMutated(t, `apiVersion: v1
+kind: Pod
+metadata: {name: sidecar-probe, namespace: default, annotations: {podidentity.io/delivery: sidecar}}
+spec:
+  serviceAccountName: my-app
+  containers: [{name: c, image: podidentity.test/whoami:1}]
+`, "podidentity-agent")
 	start := time.Now()
 	got := n.whoamiAnnotated(t, "with-sidecar", "default", "my-app", "podidentity.io/delivery: sidecar")
 	elapsed := time.Since(start)
@@ -336,6 +362,25 @@ spec:
 	}
 	t.Logf("pod %s/%s (service account %s): %+v", namespace, name, serviceAccount, id)
 	return id
+}
+
+// waitUntilMutated dry-runs the pod manifest on the server until the
+// admitted pod contains want (the webhook's mark), for up to a minute.
+func (n *testNode) waitUntilMutated(t *testing.T, manifest, want string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		cmd := exec.Command("kubectl", "create", "--dry-run=server", "-o", "json", "-f", "-")
+		cmd.Env, cmd.Stdin = n.env, strings.NewReader(manifest)
+		out, err := cmd.CombinedOutput()
+		if err == nil && strings.Contains(string(out), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook does not mutate after a minute (want %q): %v\n%s", want, err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func (n *testNode) podJSON(t *testing.T, name string) string {
