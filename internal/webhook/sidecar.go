@@ -103,6 +103,13 @@ func wantsSidecar(pod *corev1.Pod, opts Options, res *Result) bool {
 		res.warn("%s %q: sidecar delivery is not enabled on this webhook; the node agent serves the pod", AnnotationDelivery, choice)
 		return false
 	}
+	if wanted && pod.Spec.HostNetwork {
+		// On the host network the sidecar's 127.0.0.1 is the node's: any
+		// process there could bind the port first and collect the pod's
+		// token, which alone buys credentials in this mode.
+		res.warn("a hostNetwork pod shares the node's loopback: no sidecar is injected; the node agent serves the pod")
+		return false
+	}
 	return wanted
 }
 
