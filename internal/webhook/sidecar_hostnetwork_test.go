@@ -15,7 +15,7 @@ import (
 func TestNoSidecarOnTheHostNetwork(t *testing.T) {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "team", Annotations: map[string]string{AnnotationDelivery: DeliverySidecar}},
-		Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+		Spec:       corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{Name: "app", Image: "app"}}},
 	}
 	res, err := Mutate(pod, sidecarOpts)
 	if err != nil {
