@@ -445,16 +445,23 @@ func (c *cache) addTokenLocked(el *list.Element, tok podToken, accepted bool) {
 	}
 	c.entries[tok.key] = el
 	for len(e.aliases) > maxAliases {
-		var first tokenKey
-		var firstExp time.Time
-		for k, exp := range e.aliases {
-			if firstExp.IsZero() || exp.Before(firstExp) {
-				first, firstExp = k, exp
-			}
-		}
+		first := earliest(e.aliases)
 		delete(e.aliases, first)
 		delete(c.entries, first)
 	}
+}
+
+// earliest is the key of m that expires first, the one to give up when an
+// entry holds too many tokens.
+func earliest(m map[tokenKey]time.Time) tokenKey {
+	var first tokenKey
+	var firstExp time.Time
+	for k, exp := range m {
+		if firstExp.IsZero() || exp.Before(firstExp) {
+			first, firstExp = k, exp
+		}
+	}
+	return first
 }
 
 // runRefresher refreshes due entries and drops expired ones until ctx ends.

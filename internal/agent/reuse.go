@@ -195,14 +195,7 @@ func (e *entry) refuseLocked(tok podToken, now time.Time) {
 	}
 	e.refused[tok.key] = tok.expires
 	for len(e.refused) > maxRefused {
-		var first tokenKey
-		var firstExp time.Time
-		for k, exp := range e.refused {
-			if firstExp.IsZero() || exp.Before(firstExp) {
-				first, firstExp = k, exp
-			}
-		}
-		delete(e.refused, first)
+		delete(e.refused, earliest(e.refused))
 	}
 }
 

@@ -219,15 +219,8 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	resp := listAssociationsResponse{Associations: []podIdentityAssociationSummary{}, NextToken: out.NextToken}
-	for _, a := range out.Associations {
-		resp.Associations = append(resp.Associations, podIdentityAssociationSummary{
-			ClusterName:    a.ClusterName,
-			Namespace:      a.Namespace,
-			ServiceAccount: a.ServiceAccount,
-			AssociationARN: a.AssociationARN,
-			AssociationID:  a.AssociationID,
-			OwnerARN:       a.OwnerARN,
-		})
+	for i := range out.Associations {
+		resp.Associations = append(resp.Associations, summaryOf(&out.Associations[i]))
 	}
 	awsproto.WriteJSON(w, http.StatusOK, resp)
 	return nil
@@ -248,15 +241,21 @@ func (s *Server) resolveAssociation(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	awsproto.WriteJSON(w, http.StatusOK, resolveAssociationResponse{Association: podIdentityAssociationSummary{
+	awsproto.WriteJSON(w, http.StatusOK, resolveAssociationResponse{Association: summaryOf(a)})
+	return nil
+}
+
+// summaryOf is an association as List (and Resolve) answer it: the
+// model's PodIdentityAssociationSummary.
+func summaryOf(a *pi.Association) podIdentityAssociationSummary {
+	return podIdentityAssociationSummary{
 		ClusterName:    a.ClusterName,
 		Namespace:      a.Namespace,
 		ServiceAccount: a.ServiceAccount,
 		AssociationARN: a.AssociationARN,
 		AssociationID:  a.AssociationID,
 		OwnerARN:       a.OwnerARN,
-	}})
-	return nil
+	}
 }
 
 func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
