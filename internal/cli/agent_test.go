@@ -87,11 +87,7 @@ func TestAgentRotatesNodeCredentials(t *testing.T) {
 					signedWith[in.Token] = m[1]
 				}
 				mu.Unlock()
-				w.Header().Set("Content-Type", "application/json")
-				fmt.Fprintf(w, `{"subject":{"namespace":"default","serviceAccount":"app"},"audience":"pods.eks.amazonaws.com",
-"podIdentityAssociation":{"associationArn":"arn:aws:eks:us-west-2:111122223333:podidentityassociation/demo/a-abc","associationId":"a-abc"},
-"assumedRoleUser":{"arn":"arn:aws:sts::111122223333:assumed-role/app/s","assumeRoleId":"AROA:s"},
-"credentials":{"sessionToken":"st","secretAccessKey":"sk","accessKeyId":"ASIAPOD","expiration":%d}}`, time.Now().Add(6*time.Hour).Unix())
+				writeAssumeAnswer(w)
 			}))
 			defer srv.Close()
 
@@ -232,11 +228,7 @@ func TestAgentPodTokenAuth(t *testing.T) {
 		mu.Lock()
 		authz = append(authz, r.Header.Get("Authorization"))
 		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"subject":{"namespace":"default","serviceAccount":"app"},"audience":"pods.eks.amazonaws.com",
-"podIdentityAssociation":{"associationArn":"arn:aws:eks:us-west-2:111122223333:podidentityassociation/demo/a-abc","associationId":"a-abc"},
-"assumedRoleUser":{"arn":"arn:aws:sts::111122223333:assumed-role/app/s","assumeRoleId":"AROA:s"},
-"credentials":{"sessionToken":"st","secretAccessKey":"sk","accessKeyId":"ASIAPOD","expiration":%d}}`, time.Now().Add(6*time.Hour).Unix())
+		writeAssumeAnswer(w)
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -326,4 +318,14 @@ func TestAgentPodTokenAuthFlags(t *testing.T) {
 	if f == nil || !f.podTokenAuth || f.checkPods || f.jwksURL != "none" {
 		t.Errorf("sidecar defaults: %+v", f)
 	}
+}
+
+// writeAssumeAnswer answers AssumeRoleForPodIdentity as EKS Auth does, with
+// six-hour credentials.
+func writeAssumeAnswer(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"subject":{"namespace":"default","serviceAccount":"app"},"audience":"pods.eks.amazonaws.com",
+"podIdentityAssociation":{"associationArn":"arn:aws:eks:us-west-2:111122223333:podidentityassociation/demo/a-abc","associationId":"a-abc"},
+"assumedRoleUser":{"arn":"arn:aws:sts::111122223333:assumed-role/app/s","assumeRoleId":"AROA:s"},
+"credentials":{"sessionToken":"st","secretAccessKey":"sk","accessKeyId":"ASIAPOD","expiration":%d}}`, time.Now().Add(6*time.Hour).Unix())
 }
