@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -13,95 +15,54 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
 
 	"github.com/podidentity/podidentity/internal/agent"
 	pconfig "github.com/podidentity/podidentity/internal/config"
 )
 
-// runAgent is `podidentity agent`, a drop-in for aws/eks-pod-identity-agent
-// `server`: the same flags (short forms included), endpoints and answers.
-func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	// The AWS agent's command line is `eks-pod-identity-agent server ...`;
-	// accept the word so that a DaemonSet's args carry over unchanged.
-	if len(args) > 0 && args[0] == "server" {
-		args = args[1:]
-	}
-	if len(args) > 0 && args[0] == "initialize" {
-		return runAgentInitialize(args[1:], stdout, stderr)
-	}
-	f, code := parseAgentFlags(args, stderr)
-	if f == nil {
-		return code
-	}
-	clusterName, endpoint, metricsAddress := f.clusterName, f.endpoint, f.metricsAddress
-	port, probePort, metricsPort, maxServiceQPS := f.port, f.probePort, f.metricsPort, f.maxServiceQPS
-	maxCacheSize, maxRequestQPS, retention, level := f.maxCacheSize, f.maxRequestQPS, f.retention, f.level
-	logFormat := f.logFormat
-	log := newLogger(pconfig.Log{Level: level, Format: logFormat}, stderr)
+func newAgentCommand(stdout, stderr io.Writer) *cobra.Command {
+	cmd := newAgentServeCommand("agent", stdout, stderr)
+	server := newAgentServeCommand("server", stdout, stderr)
+	server.Short = "The AWS agent's spelling of `podidentity agent`, so that a DaemonSet's args carry over unchanged"
+	server.Example = "  podidentity agent server --cluster-name my-cluster --port 80 --probe-port 2703"
+	cmd.AddCommand(server, newAgentInitializeCommand(stdout, stderr))
+	return cmd
+}
 
-	awsCfg, err := agentAWSConfig(ctx, f)
-	if err != nil {
-		fmt.Fprintf(stderr, "podidentity agent: loading the node's AWS configuration: %v\n", err)
-		return 1
-	}
-	if f.rotateCredentials {
-		// As the AWS agent: the node's credentials come from the shared
-		// credentials file alone, read again whenever it changes. Set here,
-		// not as a LoadDefaultConfig option, which would wrap it in a cache
-		// that never looks again at credentials without an expiry.
-		path := agent.DefaultSharedCredentialsFile()
-		awsCfg.Credentials = agent.NewSharedCredentialsFile(path, os.Getenv("AWS_PROFILE"), log)
-		log.Info("node credentials are read from the shared credentials file whenever it changes", "file", path)
-	}
-	if awsCfg.Region == "" && !f.podTokenAuth {
-		fmt.Fprintln(stderr, "podidentity agent: no AWS region: set AWS_REGION (EKS Auth is regional)")
-		return 1
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	verifier, keysFrom, err := agentKeys(f, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
-		return 1
-	}
-	pods, podsFrom, err := agentPods(f)
-	if err != nil {
-		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
-		return 1
-	}
-	cfg := agent.Config{
-		Verifier: verifier,
-		Pods:     pods,
-		Upstream: agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: clusterName, Endpoint: endpoint,
-			NodeName: f.nodeName, InstanceID: f.instanceID, Zone: f.zone, Unsigned: f.podTokenAuth}),
-		BindHosts:    f.bindHosts.hosts,
-		Port:         anyPortIfZero(port),
-		ProbeAddr:    joinHostPort(f.probeAddress, probePort),
-		MetricsAddr:  joinHostPort(metricsAddress, metricsPort),
-		MaxCacheSize: maxCacheSize,
-		MaxRefresh:   retention,
-		RefreshQPS:   float64(maxServiceQPS),
-		RequestQPS:   float64(maxRequestQPS),
-		CheckCredentials: func(ctx context.Context) error {
-			_, err := awsCfg.Credentials.Retrieve(ctx)
-			return err
+// newAgentServeCommand is `podidentity agent`, a drop-in for
+// aws/eks-pod-identity-agent `server`: the same flags (short forms
+// included), endpoints and answers.
+func newAgentServeCommand(use string, stdout, stderr io.Writer) *cobra.Command {
+	f := &agentFlags{}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: "Serve pods' credentials on the node, as the EKS Pod Identity Agent does",
+		Long: `Serve pods' credentials on the node: a drop-in for aws/eks-pod-identity-agent
+(its flags, short forms included, endpoints and answers), exchanging each pod's
+token with EKS Auth, or a podidentity server, and caching the credentials.`,
+		Example: `  podidentity agent --cluster-name my-cluster --endpoint http://podidentity-server.podidentity-system.svc:8080
+  podidentity agent -c my-cluster --bind-hosts 127.0.0.1 --port 2780 --rotate-credentials true -v debug`,
+		Args: cobra.ArbitraryArgs, // validate names a stray argument with the other problems
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.validate(args); err != nil {
+				fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
+				return exit(2)
+			}
+			return exit(runAgent(cmd.Context(), f, stdout, stderr))
 		},
-		Logger:   log,
-		Registry: reg,
 	}
-	// The AWS agent's 0 means "no caching"; ours means "the default".
-	if maxCacheSize <= 0 || retention <= 0 {
-		cfg.MaxCacheSize, cfg.MaxRefresh = -1, -1
-	}
-	if maxRequestQPS <= 0 {
-		cfg.RequestQPS = -1
-	}
-	if awsCfg.Credentials == nil || f.podTokenAuth {
-		cfg.CheckCredentials = nil
-	}
-	if endpoint != "" {
-		cfg.CheckUpstream = serverReachable(endpoint)
+	f.add(cmd.Flags())
+	return cmd
+}
+
+// runAgent wires the agent from its flags and serves until ctx ends.
+func runAgent(ctx context.Context, f *agentFlags, stdout, stderr io.Writer) int {
+	log := newLogger(pconfig.Log{Level: f.level, Format: f.logFormat}, stderr)
+	cfg, err := agentConfig(ctx, f, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
+		return 1
 	}
 	a, err := agent.New(ctx, cfg)
 	if err != nil {
@@ -114,11 +75,6 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stdout, "podidentity agent probes on %s (/healthz, /readyz)\n", a.ProbeURL())
 	fmt.Fprintf(stdout, "podidentity agent metrics on %s\n", a.MetricsURL())
-	log.Info("agent starting", "cluster", clusterName, "region", awsCfg.Region, "endpoint", endpointLabel(endpoint),
-		"max_cache_size", maxCacheSize, "max_refresh", retention, "max_service_qps", maxServiceQPS,
-		"max_request_qps", maxRequestQPS, "rotate_credentials", f.rotateCredentials, "node", f.nodeName,
-		"instance_id", f.instanceID, "zone", f.zone, "token_keys", keysFrom, "check_pods", podsFrom, "pod_token_auth", f.podTokenAuth,
-		"version", version())
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
 		return 1
@@ -126,35 +82,78 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
+// agentConfig is the agent's Config from its flags: the node's AWS
+// configuration, the keys that verify pods' tokens, who to ask whether a
+// pod still exists. It logs what it chose and why.
+func agentConfig(ctx context.Context, f *agentFlags, log *slog.Logger) (agent.Config, error) {
+	awsCfg, err := agentAWSConfig(ctx, f, log)
+	if err != nil {
+		return agent.Config{}, err
+	}
+	verifier, keysFrom, err := agentKeys(f, log)
+	if err != nil {
+		return agent.Config{}, err
+	}
+	pods, podsFrom, err := agentPods(f)
+	if err != nil {
+		return agent.Config{}, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := agent.Config{
+		Verifier: verifier,
+		Pods:     pods,
+		Upstream: agent.NewEKSAuth(agent.EKSAuthConfig{AWS: awsCfg, ClusterName: f.clusterName, Endpoint: f.endpoint,
+			NodeName: f.nodeName, InstanceID: f.instanceID, Zone: f.zone, Unsigned: f.podTokenAuth}),
+		BindHosts:   f.bindHosts.hosts,
+		ProbeAddr:   net.JoinHostPort(strings.Trim(f.probeAddress, "[]"), strconv.Itoa(f.probePort)),
+		MetricsAddr: net.JoinHostPort(strings.Trim(f.metricsAddress, "[]"), strconv.Itoa(f.metricsPort)),
+		Logger:      log,
+		Registry:    reg,
+	}
+	agent.AWSAgentFlags{Port: f.port, MaxCacheSize: f.maxCacheSize, Retention: f.retention,
+		MaxServiceQPS: f.maxServiceQPS, MaxRequestQPS: f.maxRequestQPS}.Apply(&cfg)
+	if awsCfg.Credentials != nil && !f.podTokenAuth {
+		cfg.CheckCredentials = func(ctx context.Context) error {
+			_, err := awsCfg.Credentials.Retrieve(ctx)
+			return err
+		}
+	}
+	if f.endpoint != "" {
+		cfg.CheckUpstream = serverReachable(f.endpoint)
+	}
+	log.Info("agent starting", "cluster", f.clusterName, "region", awsCfg.Region, "endpoint", endpointLabel(f.endpoint),
+		"max_cache_size", f.maxCacheSize, "max_refresh", f.retention, "max_service_qps", f.maxServiceQPS,
+		"max_request_qps", f.maxRequestQPS, "rotate_credentials", f.rotateCredentials, "node", f.nodeName,
+		"instance_id", f.instanceID, "zone", f.zone, "token_keys", keysFrom, "check_pods", podsFrom, "pod_token_auth", f.podTokenAuth,
+		"version", version())
+	return cfg, nil
+}
+
 // agentAWSConfig is the node's AWS configuration. The sidecar has none to
 // load: its calls are unsigned, and asking IMDS for a region from inside a
 // pod would only delay its start.
-func agentAWSConfig(ctx context.Context, f *agentFlags) (aws.Config, error) {
+func agentAWSConfig(ctx context.Context, f *agentFlags, log *slog.Logger) (aws.Config, error) {
 	if f.podTokenAuth {
 		return aws.Config{Region: os.Getenv("AWS_REGION"), Credentials: aws.AnonymousCredentials{}}, nil
 	}
-	return config.LoadDefaultConfig(ctx, config.WithEC2IMDSRegion())
-}
-
-// logLevels maps the AWS agent's verbosity names (logrus) onto ours.
-var logLevels = map[string]string{
-	"trace": "debug", "debug": "debug", "info": "info", "warn": "warn", "warning": "warn",
-	"error": "error", "fatal": "error", "panic": "error",
-}
-
-func anyPortIfZero(p int) int {
-	if p == 0 {
-		return -1
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSRegion())
+	if err != nil {
+		return cfg, fmt.Errorf("loading the node's AWS configuration: %w", err)
 	}
-	return p
-}
-
-func joinHostPort(host string, port int) string {
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.Contains(host, ":") {
-		return "[" + host + "]:" + strconv.Itoa(port)
+	if cfg.Region == "" {
+		return cfg, errors.New("no AWS region: set AWS_REGION (EKS Auth is regional)")
 	}
-	return host + ":" + strconv.Itoa(port)
+	if f.rotateCredentials {
+		// As the AWS agent: the node's credentials come from the shared
+		// credentials file alone, read again whenever it changes. Set here,
+		// not as a LoadDefaultConfig option, which would wrap it in a cache
+		// that never looks again at credentials without an expiry.
+		path := agent.DefaultSharedCredentialsFile()
+		cfg.Credentials = agent.NewSharedCredentialsFile(path, os.Getenv("AWS_PROFILE"), log)
+		log.Info("node credentials are read from the shared credentials file whenever it changes", "file", path)
+	}
+	return cfg, nil
 }
 
 func endpointLabel(e string) string {
@@ -177,6 +176,9 @@ func (h *hostList) String() string {
 	}
 	return strings.Join(h.hosts, ",")
 }
+
+// Type names the value in help, as pflag's own list flags do.
+func (h *hostList) Type() string { return "strings" }
 
 func (h *hostList) Set(v string) error {
 	if !h.set {

@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/podidentity/podidentity/internal/agent"
 )
@@ -28,19 +29,15 @@ type agentFlags struct {
 	// checkPods is --check-pods; checkPodsSet says it was given, so that
 	// asking for it outside a cluster is an error, not silently off.
 	checkPods, checkPodsSet bool
+	verbosity               string
+	fs                      *pflag.FlagSet
 }
 
-// parseAgentFlags parses args, or reports every problem on stderr and
-// returns nil with the exit code.
-func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
-	f := &agentFlags{bindHosts: hostList{hosts: agent.DefaultBindHosts}}
-	var verbosity string
-	fs := flag.NewFlagSet("podidentity agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.clusterName, "cluster-name", "", "name of the cluster the agent runs on (required)")
-	fs.StringVar(&f.clusterName, "c", "", "shorthand for --cluster-name")
-	fs.IntVar(&f.port, "port", agent.DefaultPort, "port of the credential endpoint (0: any free port)")
-	fs.IntVar(&f.port, "p", agent.DefaultPort, "shorthand for --port")
+// add defines the flags on fs, the AWS agent's short forms included.
+func (f *agentFlags) add(fs *pflag.FlagSet) {
+	f.bindHosts = hostList{hosts: agent.DefaultBindHosts}
+	fs.StringVarP(&f.clusterName, "cluster-name", "c", "", required("name of the cluster the agent runs on"))
+	fs.IntVarP(&f.port, "port", "p", agent.DefaultPort, "port of the credential endpoint (0: any free port)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "EKS Auth endpoint URL, e.g. a podidentity server's (default: the region's EKS Auth)")
 	fs.IntVar(&f.probePort, "probe-port", agent.DefaultProbePort, "port of /healthz and /readyz")
 	fs.StringVar(&f.probeAddress, "probe-address", "127.0.0.1",
@@ -52,15 +49,13 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 	fs.StringVar(&f.metricsAddress, "metrics-address", agent.DefaultMetricsAddress, "address of the Prometheus /metrics endpoint")
 	fs.IntVar(&f.metricsPort, "metrics-port", agent.DefaultMetricsPort, "port of the Prometheus /metrics endpoint")
 	fs.IntVar(&f.maxServiceQPS, "max-service-qps", agent.DefaultRefreshQPS, "background refreshes per second to EKS Auth at most")
-	fs.Var(&f.bindHosts, "bind-hosts", "hosts to serve credentials on, comma-separated or repeated")
-	fs.Var(&f.bindHosts, "b", "shorthand for --bind-hosts")
+	fs.VarP(&f.bindHosts, "bind-hosts", "b", "hosts to serve credentials on, comma-separated or repeated")
 	fs.IntVar(&f.maxCacheSize, "max-cache-size", agent.DefaultMaxCacheSize, "tokens whose credentials are cached at most (0 disables caching)")
 	fs.DurationVar(&f.retention, "max-credential-retention-before-renewal", agent.DefaultMaxRefresh,
 		"longest credentials are kept before they are refreshed (0 disables caching)")
 	fs.IntVar(&f.maxRequestQPS, "max-request-qps", agent.DefaultRequestQPS,
 		"pods' requests per second answered at most; more wait up to 1s for a turn, then get 429 (0: unlimited)")
-	fs.StringVar(&verbosity, "verbosity", "info", "log level: trace, debug, info, warn, error (panic is error)")
-	fs.StringVar(&verbosity, "v", "info", "shorthand for --verbosity")
+	fs.StringVarP(&f.verbosity, "verbosity", "v", "info", "log level: trace, debug, info, warn, error (panic is error)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&f.nodeName, "node-name", "", "this node's name, sent to EKS Auth as eksNodeName (the chart passes spec.nodeName)")
 	fs.StringVar(&f.instanceID, "instance-id", "", "this node's EC2 instance id, sent to EKS Auth as instanceId (default: not sent)")
@@ -74,13 +69,34 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 		"read the node's AWS credentials from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE), again whenever it changes")
 	fs.BoolVar(&f.checkPods, "check-pods", true,
 		"before renewing a pod's credentials in the background, ask the API server (as the agent's service account, which needs get on pods) whether the pod still exists; renew only if it does or cannot be told (default on in a cluster, off outside)")
-	if err := fs.Parse(joinBoolValues(args, "rotate-credentials", "check-pods", "pod-token-auth")); err != nil {
+	f.fs = fs
+}
+
+// parseAgentFlags parses args as the agent command does, or reports every
+// problem on stderr and returns nil with the exit code.
+func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
+	f := &agentFlags{}
+	fs := pflag.NewFlagSet("podidentity agent", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f.add(fs)
+	if err := fs.Parse(normalizeFlags(fs, args)); err != nil {
+		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
 		return nil, 2
 	}
-	fs.Visit(func(fl *flag.Flag) { f.checkPodsSet = f.checkPodsSet || fl.Name == "check-pods" })
+	if err := f.validate(fs.Args()); err != nil {
+		fmt.Fprintf(stderr, "podidentity agent: %v\n", err)
+		return nil, 2
+	}
+	return f, 0
+}
+
+// validate checks the flags together, reports every problem at once, and
+// settles what follows from them (sidecar mode's defaults, the log level).
+func (f *agentFlags) validate(args []string) error {
+	f.checkPodsSet = f.fs.Changed("check-pods")
 	var problems []string
-	if fs.NArg() > 0 {
-		problems = append(problems, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	if len(args) > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected argument %q", args[0]))
 	}
 	if f.clusterName == "" {
 		problems = append(problems, "--cluster-name is required")
@@ -113,46 +129,16 @@ func parseAgentFlags(args []string, stderr io.Writer) (*agentFlags, int) {
 	if f.jwksURL != "" && f.jwksFile != "" {
 		problems = append(problems, "--jwks-url and --jwks-file are exclusive")
 	}
-	level, ok := logLevels[strings.ToLower(verbosity)]
+	level, ok := agent.LogLevel(f.verbosity)
 	if !ok {
-		problems = append(problems, fmt.Sprintf("--verbosity %q is not one of trace, debug, info, warn, error, panic", verbosity))
+		problems = append(problems, fmt.Sprintf("--verbosity %q is not one of trace, debug, info, warn, error, panic", f.verbosity))
 	}
 	f.level = level
 	if f.logFormat != "json" && f.logFormat != "text" {
 		problems = append(problems, fmt.Sprintf("--log-format %q is not json or text", f.logFormat))
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "podidentity agent: %s\n", strings.Join(problems, "; "))
-		return nil, 2
+		return errors.New(strings.Join(problems, "; "))
 	}
-	return f, 0
-}
-
-// joinBoolValues turns `--name true` into `--name=true` for the boolean
-// flags named. The AWS agent's charts pass its flags as key/value pairs
-// (`"--rotate-credentials", "true"`); its flag parser (pflag) leaves the
-// "true" over as an argument it then ignores, Go's flag package would stop
-// at it. Only a value that parses as a boolean is taken.
-func joinBoolValues(args []string, names ...string) []string {
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		name := strings.TrimLeft(a, "-")
-		isBool := false
-		for _, n := range names {
-			isBool = isBool || (name == n && len(a)-len(name) <= 2 && len(a) > len(name))
-		}
-		if isBool && i+1 < len(args) {
-			if _, err := strconv.ParseBool(args[i+1]); err == nil {
-				out = append(out, a+"="+args[i+1])
-				i++
-				continue
-			}
-		}
-		out = append(out, a)
-	}
-	return out
+	return nil
 }

@@ -109,7 +109,7 @@ func TestAgentRotatesNodeCredentials(t *testing.T) {
 			go func() {
 				args := append([]string{"server", "--cluster-name", "demo", "--endpoint", srv.URL, "--bind-hosts", "127.0.0.1",
 					"--port", "0", "--probe-port", "0", "--metrics-address", "127.0.0.1", "--metrics-port", "0", "-v", "error"}, tt.flag...)
-				done <- runAgent(ctx, args, pw, io.Discard)
+				done <- Run(ctx, append([]string{"agent"}, args...), pw, io.Discard)
 				pw.Close()
 			}()
 			defer func() {
@@ -248,7 +248,7 @@ func TestAgentPodTokenAuth(t *testing.T) {
 	go func() {
 		args := []string{"--pod-token-auth", "--cluster-name", "demo", "--endpoint", srv.URL, "--bind-hosts", "127.0.0.1",
 			"--port", "0", "--probe-address", "127.0.0.1", "--probe-port", "0", "--metrics-address", "127.0.0.1", "--metrics-port", "0", "-v", "error"}
-		done <- runAgent(ctx, args, pw, &stderr)
+		done <- Run(ctx, append([]string{"agent"}, args...), pw, &stderr)
 		pw.Close()
 	}()
 	defer func() {

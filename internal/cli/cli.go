@@ -1,77 +1,98 @@
 // Package cli implements the podidentity command line: one binary, several
-// subcommands. Run takes its arguments and output streams explicitly so
-// that tests drive it exactly as a user would.
+// subcommands, parsed by cobra and pflag as kubectl, helm and the AWS agent
+// are. Run takes its arguments and output streams explicitly so that tests
+// drive it exactly as a user would.
 package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
+
+	"github.com/spf13/cobra"
 )
 
-// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
-var Version = ""
-
-const usage = `podidentity: a self-hosted, wire-compatible Amazon EKS Pod Identity.
-
-Usage:
-  podidentity server [--config FILE | --dev] [--listen ADDR]
-  podidentity token --service-account SA [--cluster demo] [--namespace NS] [--pod-name P] [--ttl 1h]
-                    [--endpoint URL | --key FILE --issuer URL] [--output FILE]
-  podidentity webhook --tls-cert-file F --tls-key-file F --endpoint URL --cluster-name NAME [--port 9443] [--fail-closed]
-  podidentity agent --cluster-name NAME [--endpoint URL] [--port 80] [--bind-hosts 169.254.170.23,fd00:ec2::23]
-  podidentity agent initialize [--bind-hosts 169.254.170.23,fd00:ec2::23] [--remove]
-  podidentity doctor --namespace NS (--pod NAME | --service-account SA) [--endpoint URL] [--output text|json]
-  podidentity migrate --from sqlite:///path.db --to postgres://user@host:5432/db
-  podidentity export (--storage URL | --config FILE) [--output FILE]    JSON backup, to stdout by default
-  podidentity import (--storage URL | --config FILE) [--input FILE]     from stdin by default
-  podidentity version
-
-Run "podidentity COMMAND --help" for a command's flags.
-`
-
 // Run executes the command in args (without the program name) and returns
-// the process exit code.
+// the process exit code: 0 success, 1 failure, 2 a usage error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand(stdout, stderr)
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		root.InitDefaultHelpCmd()
+		root.InitDefaultCompletionCmd()
+		root.SetOut(stderr)
+		root.Usage()
 		return 2
 	}
-	switch args[0] {
-	case "server":
-		return runServer(ctx, args[1:], stdout, stderr)
-	case "token":
-		return runToken(ctx, args[1:], stdout, stderr)
-	case "agent":
-		return runAgent(ctx, args[1:], stdout, stderr)
-	case "webhook":
-		return runWebhook(ctx, args[1:], stdout, stderr)
-	case "migrate":
-		return runMigrate(ctx, args[1:], stdout, stderr)
-	case "export":
-		return runExport(ctx, args[1:], stdout, stderr)
-	case "import":
-		return runImport(ctx, args[1:], stdout, stderr)
-	case "doctor":
-		return runDoctor(ctx, args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "podidentity", version())
+	root.SetArgs(normalizeArgs(root, args))
+	cmd, err := root.ExecuteContextC(ctx)
+	var status exitStatus
+	switch {
+	case err == nil:
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	case errors.As(err, &status):
+		return int(status)
 	}
-	fmt.Fprintf(stderr, "podidentity: unknown command %q\n\n%s", args[0], usage)
+	// Anything else comes from cobra itself: an unknown command or flag, a
+	// flag value that does not parse, an argument where none belongs.
+	fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), err, cmd.CommandPath())
 	return 2
 }
 
-func version() string {
-	if Version != "" {
-		return Version
+// exitStatus carries a subcommand's exit code through cobra. The
+// subcommand has already told the user why.
+type exitStatus int
+
+func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
+
+// exit turns a subcommand's exit code into what cobra's RunE returns.
+func exit(code int) error {
+	if code == 0 {
+		return nil
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
+	return exitStatus(code)
 }
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "podidentity",
+		Short: "A self-hosted, wire-compatible Amazon EKS Pod Identity",
+		Long: `podidentity: a self-hosted, wire-compatible Amazon EKS Pod Identity.
+One binary: the server (EKS, EKS Auth and STS APIs), the node agent, the
+admission webhook, and the tools around them.`,
+		Example: `  podidentity server --dev
+  podidentity help token`,
+		Version:       versionText(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate("podidentity {{.Version}}\n")
+	root.AddCommand(
+		newServerCommand(stdout, stderr),
+		newTokenCommand(stdout, stderr),
+		newAgentCommand(stdout, stderr),
+		newWebhookCommand(stdout, stderr),
+		newDoctorCommand(stdout, stderr),
+		newMigrateCommand(stdout, stderr),
+		newExportCommand(stdout, stderr),
+		newImportCommand(stdout, stderr),
+		newVersionCommand(stdout),
+	)
+	return root
+}
+
+// noArgs refuses positional arguments in the words the old command line
+// used, which scripts and tests look for.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+// required marks a flag's usage line; cobra's MarkFlagRequired would
+// refuse a missing flag on its own, before the command can report every
+// problem at once.
+func required(usage string) string { return usage + " (required)" }

@@ -2,43 +2,55 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 
+	"github.com/spf13/cobra"
+
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
 )
 
-// runMigrate copies a store into another, typically the embedded SQLite
-// file into PostgreSQL when moving to several replicas. It streams: source
-// pages go into the target's single transaction, so a failure leaves the
-// target as it was, and a rerun skips what is already there unchanged.
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("podidentity migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	from := fs.String("from", "", "source storage URL, e.g. sqlite:///var/lib/podidentity/podidentity.db")
-	to := fs.String("to", "", "target storage URL, e.g. postgres://podidentity@db:5432/podidentity (password from PGPASSWORD or ~/.pgpass)")
-	if err := fs.Parse(args); err != nil {
+func newMigrateCommand(stdout, stderr io.Writer) *cobra.Command {
+	var from, to string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Copy a store into another, e.g. SQLite into PostgreSQL",
+		Long: `Copy every association, resource tag and setting of one store into another,
+typically the embedded SQLite file into PostgreSQL when moving to several
+replicas. The target is written in one transaction: a failure leaves it as it
+was, and a rerun skips what is already there unchanged.`,
+		Example: `  podidentity migrate --from sqlite:///var/lib/podidentity/podidentity.db --to postgres://podidentity@db:5432/podidentity`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exit(runMigrate(cmd.Context(), from, to, stdout, stderr))
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", required("source storage URL, e.g. sqlite:///var/lib/podidentity/podidentity.db"))
+	cmd.Flags().StringVar(&to, "to", "", required("target storage URL, e.g. postgres://podidentity@db:5432/podidentity (password from PGPASSWORD or ~/.pgpass)"))
+	return cmd
+}
+
+// runMigrate copies a store into another. It streams: source pages go into
+// the target's single transaction.
+func runMigrate(ctx context.Context, from, to string, stdout, stderr io.Writer) int {
+	if from == "" || to == "" {
+		fmt.Fprintln(stderr, "podidentity migrate: --from and --to are required")
 		return 2
 	}
-	if *from == "" || *to == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "podidentity migrate: --from and --to are required and no arguments are taken")
-		return 2
-	}
-	if *from == *to || *from == "memory" || *to == "memory" {
+	if from == to || from == "memory" || to == "memory" {
 		fmt.Fprintln(stderr, "podidentity migrate: --from and --to must name two different, persistent stores")
 		return 2
 	}
-	src, err := sqlstore.Open(ctx, *from)
+	src, err := sqlstore.Open(ctx, from)
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity migrate: source: %v\n", err)
 		return 1
 	}
 	defer src.Close()
-	dst, err := sqlstore.Open(ctx, *to)
+	dst, err := sqlstore.Open(ctx, to)
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity migrate: target: %v\n", err)
 		return 1
@@ -50,7 +62,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	fmt.Fprintf(stdout, "migrated %d associations (%d already present), %d tags, %d settings from %s to %s\n",
-		stats.Inserted, stats.Skipped, stats.Tags, stats.Settings, storageLabel(*from), storageLabel(*to))
+		stats.Inserted, stats.Skipped, stats.Tags, stats.Settings, storageLabel(from), storageLabel(to))
 	warnSettings(stderr, stats)
 	return 0
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/podidentity/podidentity/internal/backup"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/store/pgtest"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
@@ -129,7 +130,7 @@ func TestImportRefusesBadInput(t *testing.T) {
 	tests := map[string]string{
 		"truncated":      string(good[:len(good)/2]),
 		"unknown member": strings.Replace(string(good), `"roleArn"`, `"roleArm"`, 1),
-		"wrong format":   strings.Replace(string(good), exportFormat, "something-else", 1),
+		"wrong format":   strings.Replace(string(good), backup.Format, "something-else", 1),
 		"missing field":  strings.Replace(string(good), `"serviceAccount":"sa-1",`, "", 1),
 		"trailing data":  string(good) + "{}",
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
 
 	"github.com/podidentity/podidentity/internal/config"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
@@ -21,31 +21,46 @@ import (
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
 )
 
-func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("podidentity server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "path of the YAML configuration file")
-	dev := fs.Bool("dev", false, "development mode: no config file, in-memory store, a demo cluster")
-	listen := fs.String("listen", "", "listen address, overriding the config's listen key")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func newServerCommand(stdout, stderr io.Writer) *cobra.Command {
+	var o serverOptions
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Serve the EKS, EKS Auth and STS APIs",
+		Long: `Serve the EKS Pod Identity APIs (EKS associations, EKS Auth's
+AssumeRoleForPodIdentity, STS) from a YAML configuration, or with --dev from
+none: an in-memory store, a demo cluster and any access key accepted.`,
+		Example: `  podidentity server --dev
+  podidentity server --config /etc/podidentity/podidentity.yaml --listen :8080`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exit(runServer(cmd.Context(), o, stdout, stderr))
+		},
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "podidentity server: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.configPath, "config", "", "path of the YAML configuration file")
+	fs.BoolVar(&o.dev, "dev", false, "development mode: no config file, in-memory store, a demo cluster")
+	fs.StringVar(&o.listen, "listen", "", "listen address, overriding the config's listen key")
+	return cmd
+}
+
+type serverOptions struct {
+	configPath, listen string
+	dev                bool
+}
+
+func runServer(ctx context.Context, o serverOptions, stdout, stderr io.Writer) int {
 	var (
 		cfg *config.File
 		err error
 	)
 	switch {
-	case *dev && *configPath != "":
+	case o.dev && o.configPath != "":
 		fmt.Fprintln(stderr, "podidentity server: --dev and --config are exclusive")
 		return 2
-	case *dev:
+	case o.dev:
 		cfg = devConfig()
-	case *configPath != "":
-		cfg, err = config.Load(*configPath)
+	case o.configPath != "":
+		cfg, err = config.Load(o.configPath)
 	default:
 		cfg = &config.File{}
 		cfg.ApplyDefaults()
@@ -55,10 +70,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "podidentity server: %v\n", err)
 		return 1
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	if o.listen != "" {
+		cfg.Listen = o.listen
 	}
-	p, err := NewServerProgram(ctx, cfg, *dev, stderr)
+	p, err := NewServerProgram(ctx, cfg, o.dev, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity server: %v\n", err)
 		return 1

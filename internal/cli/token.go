@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,44 +13,95 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
-// runToken mints a pod-bound service-account token: from a --dev server's
-// cluster (asking the server, which alone holds that key), or with a key
-// file and issuer for any cluster whose keys you hold.
-func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("podidentity token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cluster := fs.String("cluster", "demo", "cluster name (of a --dev server)")
-	namespace := fs.String("namespace", "default", "pod namespace")
-	serviceAccount := fs.String("service-account", "", "service account name (required)")
-	podName := fs.String("pod-name", "", "pod name (default SERVICE-ACCOUNT-dev)")
-	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
-	endpoint := fs.String("endpoint", "http://127.0.0.1:8080", "URL of the --dev server")
-	keyFile := fs.String("key", "", "PEM private key to sign with instead of asking a dev server")
-	issuer := fs.String("issuer", "", "issuer (iss) to put in the token; required with --key")
-	output := fs.String("output", "", "write the token to this file (no trailing newline) instead of stdout")
-	if err := fs.Parse(args); err != nil {
+// defaultAudience is the audience EKS Auth accepts, as the pod's projected
+// token carries it.
+const defaultAudience = "pods.eks.amazonaws.com"
+
+type tokenOptions struct {
+	cluster, namespace, serviceAccount, podName string
+	endpoint, keyFile, issuer, output, audience string
+	ttl                                         time.Duration
+}
+
+func newTokenCommand(stdout, stderr io.Writer) *cobra.Command {
+	var o tokenOptions
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Mint a pod's service-account token, to exchange for credentials",
+		Long: `Mint a pod-bound service-account token: from a --dev server's cluster (the
+server alone holds that key), or with --key and --issuer for any cluster whose
+signing key you hold. --audience mints tokens the server must refuse, for
+testing.`,
+		Example: `  podidentity token --service-account app
+  podidentity token --key sa.key --issuer https://issuer.example --namespace batch --service-account loader --output token`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exit(runToken(cmd.Context(), o, stdout, stderr))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.cluster, "cluster", "demo", "cluster name (of a --dev server)")
+	fs.StringVar(&o.namespace, "namespace", "default", "pod namespace")
+	fs.StringVar(&o.serviceAccount, "service-account", "", required("service account name"))
+	fs.StringVar(&o.podName, "pod-name", "", "pod name (default SERVICE-ACCOUNT-dev)")
+	fs.DurationVar(&o.ttl, "ttl", time.Hour, "token lifetime")
+	fs.StringVar(&o.endpoint, "endpoint", "http://127.0.0.1:8080", "URL of the --dev server")
+	fs.StringVar(&o.keyFile, "key", "", "PEM private key to sign with instead of asking a dev server")
+	fs.StringVar(&o.issuer, "issuer", "", "issuer (iss) to put in the token; required with --key")
+	fs.StringVar(&o.audience, "audience", defaultAudience, "audience (aud) to put in the token; another one is refused by EKS Auth (needs --key)")
+	fs.StringVar(&o.output, "output", "", "write the token to this file (no trailing newline) instead of stdout")
+	return cmd
+}
+
+// validate reports every misuse at once.
+func (o tokenOptions) validate() error {
+	var errs []error
+	if o.serviceAccount == "" {
+		errs = append(errs, errors.New("--service-account is required"))
+	}
+	if o.keyFile != "" && o.issuer == "" {
+		errs = append(errs, errors.New("--issuer is required with --key"))
+	}
+	if o.keyFile == "" && o.issuer != "" {
+		errs = append(errs, errors.New("--issuer needs --key: a dev server signs with its own issuer"))
+	}
+	if o.audience == "" {
+		errs = append(errs, errors.New("--audience must not be empty"))
+	}
+	if o.keyFile == "" && o.audience != defaultAudience {
+		errs = append(errs, errors.New("--audience needs --key: a dev server mints only "+defaultAudience+" tokens"))
+	}
+	if o.ttl <= 0 {
+		errs = append(errs, fmt.Errorf("--ttl %s must be positive", o.ttl))
+	}
+	return errors.Join(errs...)
+}
+
+// runToken mints a pod-bound service-account token.
+func runToken(ctx context.Context, o tokenOptions, stdout, stderr io.Writer) int {
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(stderr, "podidentity token: %v\n", err)
 		return 2
 	}
-	if *serviceAccount == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "podidentity token: --service-account is required and no arguments are taken")
-		return 2
-	}
-	if *podName == "" {
-		*podName = *serviceAccount + "-dev"
+	if o.podName == "" {
+		o.podName = o.serviceAccount + "-dev"
 	}
 	var (
 		tok string
 		err error
 	)
-	if *keyFile != "" {
-		tok, err = signLocally(*keyFile, *issuer, tokenmint.Pod{Namespace: *namespace, ServiceAccount: *serviceAccount, PodName: *podName}, *ttl)
+	if o.keyFile != "" {
+		pod := tokenmint.Pod{Namespace: o.namespace, ServiceAccount: o.serviceAccount, PodName: o.podName, Audience: []string{o.audience}}
+		tok, err = signLocally(o.keyFile, o.issuer, pod, o.ttl)
 	} else {
-		tok, err = askDevServer(ctx, *endpoint, map[string]any{
-			"cluster": *cluster, "namespace": *namespace, "serviceAccount": *serviceAccount,
-			"podName": *podName, "ttlSeconds": int64(ttl.Seconds()),
+		tok, err = askDevServer(ctx, o.endpoint, map[string]any{
+			"cluster": o.cluster, "namespace": o.namespace, "serviceAccount": o.serviceAccount,
+			"podName": o.podName, "ttlSeconds": int64(o.ttl.Seconds()),
 		})
 	}
 	if err != nil {
@@ -58,8 +110,8 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// A token file must not end in a newline: the AWS SDK for JavaScript
 	// sends the file's bytes as the Authorization header and fails on it.
-	if *output != "" {
-		if err := os.WriteFile(*output, []byte(tok), 0o600); err != nil {
+	if o.output != "" {
+		if err := os.WriteFile(o.output, []byte(tok), 0o600); err != nil {
 			fmt.Fprintf(stderr, "podidentity token: %v\n", err)
 			return 1
 		}
@@ -73,8 +125,8 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 func signLocally(keyFile, issuer string, pod tokenmint.Pod, ttl time.Duration) (string, error) {
-	if issuer == "" {
-		return "", fmt.Errorf("--issuer is required with --key")
+	if err := refusePublicKey(keyFile); err != nil {
+		return "", err
 	}
 	key, err := tokenmint.LoadPrivateKey(keyFile)
 	if err != nil {
@@ -85,6 +137,24 @@ func signLocally(keyFile, issuer string, pod tokenmint.Pod, ttl time.Duration) (
 		return "", err
 	}
 	return s.Mint(pod, time.Now(), ttl)
+}
+
+// refusePublicKey names the likely mix-up: the cluster's public key (what
+// the server is configured with) given where the private key belongs.
+func refusePublicKey(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--key: %w", err)
+	}
+	public := json.Valid(b) // a JWKS holds public keys only
+	if block, _ := pem.Decode(b); block != nil {
+		public = strings.Contains(block.Type, "PUBLIC KEY") || block.Type == "CERTIFICATE"
+	}
+	if public {
+		return fmt.Errorf("--key %s holds a public key; signing needs the cluster's private key "+
+			"(kubeadm: /etc/kubernetes/pki/sa.key, not sa.pub; the server is the one given the public key)", path)
+	}
+	return nil
 }
 
 func askDevServer(ctx context.Context, endpoint string, req map[string]any) (string, error) {
@@ -98,15 +168,21 @@ func askDevServer(ctx context.Context, endpoint string, req map[string]any) (str
 	hreq.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(hreq)
 	if err != nil {
-		return "", fmt.Errorf("asking the dev server at %s: %w (is `podidentity server --dev` running?)", endpoint, err)
+		return "", fmt.Errorf("asking the dev server at %s: %w (is `podidentity server --dev` running? "+
+			"For a configured cluster, sign with its key: --key FILE --issuer URL)", endpoint, err)
 	}
 	defer resp.Body.Close()
 	var doc struct {
 		Token   string `json:"token"`
 		Message string `json:"message"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil {
-		return "", fmt.Errorf("dev server at %s answered %s without a token (only `server --dev` mints tokens)", endpoint, resp.Status)
+	decodeErr := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc)
+	if resp.StatusCode == http.StatusNotFound || (resp.StatusCode == http.StatusOK && (decodeErr != nil || doc.Token == "")) ||
+		(resp.StatusCode != http.StatusOK && decodeErr != nil) {
+		// Only `server --dev` serves the token endpoint; a configured
+		// server leaves signing to whoever holds the cluster's key.
+		return "", fmt.Errorf("the server at %s mints no tokens (%s): only `podidentity server --dev` does; "+
+			"for a configured cluster, sign with the key its jwksFile holds the public half of: --key FILE --issuer URL", endpoint, resp.Status)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("%s: %s", resp.Header.Get("X-Amzn-ErrorType"), doc.Message)

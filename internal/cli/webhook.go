@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
 
 	"github.com/podidentity/podidentity/internal/config"
 	"github.com/podidentity/podidentity/internal/webhook"
@@ -44,40 +44,59 @@ type WebhookConfig struct {
 	Log               config.Log
 }
 
-func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("podidentity webhook", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c WebhookConfig
-	fs.StringVar(&c.CertFile, "tls-cert-file", "", "PEM certificate to serve (reloaded when it changes)")
-	fs.StringVar(&c.KeyFile, "tls-key-file", "", "PEM private key of the certificate (reloaded when it changes)")
-	port := fs.Int("port", 9443, "HTTPS port")
-	bind := fs.String("bind-address", "", "address to listen on (default: all)")
-	fs.StringVar(&c.Endpoint, "endpoint", "", "URL of the podidentity server, asked whether a service account has an association")
-	fs.StringVar(&c.ClusterName, "cluster-name", "", "this cluster's name in the podidentity server")
+// webhookFlags are the flags that are not WebhookConfig's fields as they are.
+type webhookFlags struct {
+	port, sidecarPort int
+	bind, ipFamily    string
+	sidecarImage      string
+	sidecarNamespaces hostList
+}
+
+func newWebhookCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		c WebhookConfig
+		w webhookFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Serve the admission webhook that gives pods their credentials' variables and token",
+		Long: `Serve the mutating admission webhook: a pod whose service account has an
+association gets the EKS Pod Identity variables and projected token, as EKS
+gives them (or a sidecar agent, when asked).`,
+		Example: `  podidentity webhook --tls-cert-file tls.crt --tls-key-file tls.key \
+      --endpoint http://podidentity-server.podidentity-system.svc:8080 --cluster-name my-cluster`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exit(runWebhook(cmd.Context(), c, w, stdout, stderr))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&c.CertFile, "tls-cert-file", "", required("PEM certificate to serve (reloaded when it changes)"))
+	fs.StringVar(&c.KeyFile, "tls-key-file", "", required("PEM private key of the certificate (reloaded when it changes)"))
+	fs.IntVar(&w.port, "port", 9443, "HTTPS port")
+	fs.StringVar(&w.bind, "bind-address", "", "address to listen on (default: all)")
+	fs.StringVar(&c.Endpoint, "endpoint", "", required("URL of the podidentity server, asked whether a service account has an association"))
+	fs.StringVar(&c.ClusterName, "cluster-name", "", required("this cluster's name in the podidentity server"))
 	fs.StringVar(&c.Region, "region", "", "region to sign requests to the server for (default: the AWS SDK's, e.g. AWS_REGION)")
-	ipFamily := fs.String("ip-family", "ipv4", "ipv4 or ipv6: which address of the node agent pods are given")
+	fs.StringVar(&w.ipFamily, "ip-family", "ipv4", "ipv4 or ipv6: which address of the node agent pods are given")
 	fs.StringVar(&c.Options.CredentialsURI, "credentials-uri", "", "AWS_CONTAINER_CREDENTIALS_FULL_URI to inject, overriding --ip-family")
 	fs.Int64Var(&c.Options.TokenExpiration, "token-expiration", webhook.DefaultTokenExpiration, "expirationSeconds of the token, unless the pod's eks.amazonaws.com/token-expiration says otherwise")
-	sidecarImage := fs.String("sidecar-image", "",
+	fs.StringVar(&w.sidecarImage, "sidecar-image", "",
 		"image of the sidecar agent (podidentity's own; the chart passes it); enables sidecar delivery for pods annotated "+webhook.AnnotationDelivery+": sidecar")
-	sidecarPort := fs.Int("sidecar-port", webhook.DefaultSidecarPort, "sidecar's credential port on 127.0.0.1; port+1 serves its probes, port+2 its metrics")
-	var sidecarNamespaces hostList
-	fs.Var(&sidecarNamespaces, "sidecar-namespaces", "namespaces whose pods all get the sidecar, comma-separated (a pod may opt out with "+webhook.AnnotationDelivery+": node)")
+	fs.IntVar(&w.sidecarPort, "sidecar-port", webhook.DefaultSidecarPort, "sidecar's credential port on 127.0.0.1; port+1 serves its probes, port+2 its metrics")
+	fs.Var(&w.sidecarNamespaces, "sidecar-namespaces", "namespaces whose pods all get the sidecar, comma-separated (a pod may opt out with "+webhook.AnnotationDelivery+": node)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 10*time.Second, "how long an association found is remembered")
 	fs.DurationVar(&c.NegativeCacheTTL, "negative-cache-ttl", 2*time.Second, "how long the absence of an association is remembered")
 	fs.DurationVar(&c.LookupTimeout, "lookup-timeout", 5*time.Second, "bound on one association lookup; keep it below the webhook's timeoutSeconds")
 	fs.BoolVar(&c.FailClosed, "fail-closed", false, "refuse pod creation when the server cannot be asked (default: admit the pod without credentials, with a warning)")
 	fs.StringVar(&c.Log.Level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.Log.Format, "log-format", "json", "json or text")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "podidentity webhook: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
+	return cmd
+}
+
+func runWebhook(ctx context.Context, c WebhookConfig, w webhookFlags, stdout, stderr io.Writer) int {
 	var problems []error
-	switch *ipFamily {
+	switch w.ipFamily {
 	case "ipv4":
 		if c.Options.CredentialsURI == "" {
 			c.Options.CredentialsURI = webhook.CredentialsURIIPv4
@@ -87,18 +106,18 @@ func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			c.Options.CredentialsURI = webhook.CredentialsURIIPv6
 		}
 	default:
-		problems = append(problems, fmt.Errorf("--ip-family %q must be ipv4 or ipv6", *ipFamily))
+		problems = append(problems, fmt.Errorf("--ip-family %q must be ipv4 or ipv6", w.ipFamily))
 	}
-	if *sidecarImage != "" {
-		c.Options.Sidecar = &webhook.SidecarOptions{Image: *sidecarImage, ClusterName: c.ClusterName, Endpoint: c.Endpoint,
-			Port: *sidecarPort, Namespaces: sidecarNamespaces.hosts}
-	} else if len(sidecarNamespaces.hosts) > 0 {
+	if w.sidecarImage != "" {
+		c.Options.Sidecar = &webhook.SidecarOptions{Image: w.sidecarImage, ClusterName: c.ClusterName, Endpoint: c.Endpoint,
+			Port: w.sidecarPort, Namespaces: w.sidecarNamespaces.hosts}
+	} else if len(w.sidecarNamespaces.hosts) > 0 {
 		problems = append(problems, errors.New("--sidecar-namespaces needs --sidecar-image"))
 	}
-	if *port < 0 || *port > 65535 {
-		problems = append(problems, fmt.Errorf("--port %d is not a port", *port))
+	if w.port < 0 || w.port > 65535 {
+		problems = append(problems, fmt.Errorf("--port %d is not a port", w.port))
 	}
-	c.Listen = net.JoinHostPort(*bind, strconv.Itoa(*port))
+	c.Listen = net.JoinHostPort(w.bind, strconv.Itoa(w.port))
 	if err := errors.Join(append(problems, c.validate())...); err != nil {
 		fmt.Fprintf(stderr, "podidentity webhook: %v\n", err)
 		return 2
