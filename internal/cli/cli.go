@@ -19,7 +19,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
 	if len(args) == 0 {
 		root.InitDefaultHelpCmd()
-		root.InitDefaultCompletionCmd()
 		root.SetOut(stderr)
 		root.Usage()
 		return 2
@@ -57,8 +56,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "podidentity",
 		Short: "A self-hosted, wire-compatible Amazon EKS Pod Identity",
-		Long: `podidentity: a self-hosted, wire-compatible Amazon EKS Pod Identity.
-One binary: the server (EKS, EKS Auth and STS APIs), the node agent, the
+		Long: `One binary: the server (EKS, EKS Auth and STS APIs), the node agent, the
 admission webhook, and the tools around them.`,
 		Example: `  podidentity server --dev
   podidentity help token`,
@@ -69,6 +67,13 @@ admission webhook, and the tools around them.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("podidentity {{.Version}}\n")
+	// Every help starts with the command's one-line description, then the
+	// longer one (cobra's own shows only the latter).
+	root.SetHelpTemplate(`{{.Short}}{{with .Long}}
+
+{{. | trimTrailingWhitespaces}}{{end}}
+
+{{if or .Runnable .HasSubCommands}}{{.UsageString}}{{end}}`)
 	root.AddCommand(
 		newServerCommand(stdout, stderr),
 		newTokenCommand(stdout, stderr),
@@ -80,6 +85,16 @@ admission webhook, and the tools around them.`,
 		newImportCommand(stdout, stderr),
 		newVersionCommand(stdout),
 	)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			// Without a shell, cobra's completion prints its help and exits
+			// 0; asked wrongly, it is a usage error like any other.
+			c.RunE = func(*cobra.Command, []string) error {
+				return errors.New("name a shell: bash, zsh, fish or powershell")
+			}
+		}
+	}
 	return root
 }
 
