@@ -30,6 +30,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &status):
+		// The command has said what is wrong; a usage error also says
+		// where to read how it is used.
+		if status == 2 {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
 		return int(status)
 	}
 	// Anything else comes from cobra itself: an unknown command or flag, a

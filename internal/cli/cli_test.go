@@ -176,7 +176,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			stdout, stderr, code := run(t, args...)
-			if code != 2 || !strings.HasPrefix(stderr, "podidentity") || stdout != "" {
+			if code != 2 || !strings.HasPrefix(stderr, "podidentity") || stdout != "" ||
+				!strings.HasSuffix(stderr, " --help' for usage.\n") {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and a message on stderr", code, stdout, stderr)
 			}
 		})
