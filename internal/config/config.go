@@ -9,7 +9,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -187,22 +189,19 @@ func Parse(b []byte) (*File, error) {
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, errEOF(err)) {
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(err)
+	}
+	if reflect.ValueOf(f).IsZero() {
+		// Most likely the wrong file, or one not yet written: serving
+		// every default (no clusters, ./podidentity.db) would hide that.
+		return nil, errors.New("the file is empty: declare at least the clusters (the README's Configuration section shows every key), or run the server with --dev to try it without a file")
 	}
 	f.ApplyDefaults()
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	return &f, nil
-}
-
-// errEOF treats an empty document as an empty configuration.
-func errEOF(err error) error {
-	if err != nil && err.Error() == "EOF" {
-		return err
-	}
-	return nil
 }
 
 var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)

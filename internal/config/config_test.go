@@ -32,9 +32,14 @@ clusters:
 	}
 }
 
+// An empty file is most likely the wrong one: serving every default (no
+// clusters, ./podidentity.db) would hide the mistake.
 func TestParseEmpty(t *testing.T) {
-	if _, err := Parse(nil); err != nil {
-		t.Fatalf("an empty file is a valid, default configuration: %v", err)
+	for _, in := range []string{"", "\n\n", "# only a comment\n", "---\n"} {
+		_, err := Parse([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), "the file is empty") {
+			t.Errorf("Parse(%q) = %v, want an error saying the file is empty", in, err)
+		}
 	}
 }
 

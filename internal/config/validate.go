@@ -15,7 +15,6 @@ import (
 
 var (
 	accountPattern     = regexp.MustCompile(`^\d{12}$`)
-	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
 	accessKeyPattern   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 	hostnamePattern    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
@@ -24,16 +23,16 @@ var (
 // Validate reports every problem in the file at once, each naming its key.
 func (f *File) Validate() error {
 	var p problems
-	if _, _, err := net.SplitHostPort(f.Listen); err != nil {
-		p.add("listen", "%q is not host:port", f.Listen)
+	if msg := listenProblem(f.Listen); msg != "" {
+		p.add("listen", "%q %s", f.Listen, msg)
 	}
 	for i, h := range f.Hostnames {
 		if !validHostname(h) {
 			p.add(fmt.Sprintf("hostnames[%d]", i), "%q is not a host name or address with an optional port, such as podidentity.example.com or 10.0.0.5:8080", h)
 		}
 	}
-	if !regionPattern.MatchString(f.Region) {
-		p.add("region", "%q is not an AWS region name such as us-west-2", f.Region)
+	if !validRegion(f.Region) {
+		p.add("region", "%q is not a region of an AWS partition, such as us-west-2 or eu-central-1", f.Region)
 	}
 	if !accountPattern.MatchString(f.AccountID) {
 		p.add("accountId", "%q must be 12 digits (quote it in YAML so leading zeros survive)", f.AccountID)
@@ -77,6 +76,7 @@ func (f *File) Validate() error {
 		if len(r.Actions) == 0 {
 			p.add(key+".actions", "list the actions the role's sessions may call")
 		}
+		validateActions(key, r.Actions, &p)
 		if len(r.Clusters) == 0 {
 			p.add(key+".clusters", `list the clusters the role's sessions may act on, e.g. ["*"]`)
 		}
@@ -199,8 +199,8 @@ func (c Credentials) validate(p *problems) {
 	if c.Region != "" {
 		if c.Backend != "sts" {
 			p.add("credentials.region", "applies only to backend sts")
-		} else if !regionPattern.MatchString(c.Region) {
-			p.add("credentials.region", "%q is not an AWS region name such as us-east-1", c.Region)
+		} else if !validRegion(c.Region) {
+			p.add("credentials.region", "%q is not a region of an AWS partition, such as us-east-1", c.Region)
 		}
 	}
 	if c.ChainedSessionDuration < 15*time.Minute || c.ChainedSessionDuration > time.Hour {
@@ -227,10 +227,19 @@ func (pr Principal) validate(key string, p *problems) {
 	if len(pr.Actions) == 0 {
 		p.add(key+".actions", "list the actions the principal may call, e.g. eks:*")
 	}
+	validateActions(key, pr.Actions, p)
 	if len(pr.Clusters) == 0 {
 		p.add(key+".clusters", `list the clusters the principal may act on, e.g. ["*"]`)
 	}
 	validatePassRoles(key, "principal "+pr.ARN, pr.Actions, pr.PassRoles, p)
+}
+
+func validateActions(key string, actions []string, p *problems) {
+	for i, a := range actions {
+		if msg := actionPatternProblem(a); msg != "" {
+			p.add(fmt.Sprintf("%s.actions[%d]", key, i), "%q %s", a, msg)
+		}
+	}
 }
 
 // validHostname accepts what a Host header carries: a DNS name or an IP
