@@ -62,9 +62,11 @@ func (f storageFlags) validate() error {
 	return nil
 }
 
-func (f storageFlags) open(ctx context.Context) (*sqlstore.DB, error) {
+// open opens the named store; existing refuses to create a SQLite file,
+// for a command that reads the store.
+func (f storageFlags) open(ctx context.Context, existing bool) (*sqlstore.DB, error) {
 	if f.storage != "" {
-		return sqlstore.Open(ctx, f.storage)
+		return sqlstore.OpenOptions(ctx, f.storage, sqlstore.Options{Existing: existing})
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
@@ -74,6 +76,7 @@ func (f storageFlags) open(ctx context.Context) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Existing = existing
 	return sqlstore.OpenOptions(ctx, cfg.Storage, opts)
 }
 
@@ -105,7 +108,7 @@ func runExport(ctx context.Context, sf storageFlags, output string, stdout, stde
 		fmt.Fprintf(stderr, "podidentity export: %v\n", err)
 		return 2
 	}
-	store, err := sf.open(ctx)
+	store, err := sf.open(ctx, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity export: %v\n", err)
 		return 1
@@ -174,7 +177,7 @@ func runImport(ctx context.Context, sf storageFlags, input string, stdout, stder
 		defer f.Close()
 		in = f
 	}
-	store, err := sf.open(ctx)
+	store, err := sf.open(ctx, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity import: %v\n", err)
 		return 1

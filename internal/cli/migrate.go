@@ -44,7 +44,7 @@ func runMigrate(ctx context.Context, from, to string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "podidentity migrate: --from and --to must name two different, persistent stores")
 		return 2
 	}
-	src, err := sqlstore.Open(ctx, from)
+	src, err := sqlstore.OpenOptions(ctx, from, sqlstore.Options{Existing: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity migrate: source: %v\n", err)
 		return 1

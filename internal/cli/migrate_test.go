@@ -213,3 +213,27 @@ func TestStorageCommandsUsage(t *testing.T) {
 		}
 	}
 }
+
+// export and migrate read a store: a typo in its path must fail and create
+// nothing, not back up an empty database it just made and report success.
+func TestStorageCommandsRefuseMissingSource(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo.db")
+	cfg := filepath.Join(dir, "podidentity.yaml")
+	if err := os.WriteFile(cfg, []byte("storage: sqlite://"+missing+"\nclusters: [{name: prod, issuer: https://k8s.example, discovery: true}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"export", "--storage", "sqlite://" + missing},
+		{"export", "--config", cfg},
+		{"migrate", "--from", "sqlite://" + missing, "--to", "sqlite://" + filepath.Join(dir, "to.db")},
+	} {
+		out, stderr, code := run(t, args...)
+		if code != 1 || out != "" || !strings.Contains(stderr, "there is no SQLite database at "+missing) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 naming the missing file", args, code, out, stderr)
+		}
+		if _, err := os.Stat(missing); !os.IsNotExist(err) {
+			t.Fatalf("%v created %s", args, missing)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,6 +43,10 @@ type Options struct {
 	// OpTimeout bounds one store operation, lock waits included
 	// (PostgreSQL only; default 10s).
 	OpTimeout time.Duration
+	// Existing refuses to create a SQLite file that is not there: a store
+	// read from (export, migrate's source) must not be conjured up empty by
+	// a typo in its path, and the command then report success.
+	Existing bool
 }
 
 var _ podidentity.Store = (*DB)(nil)
@@ -64,20 +70,20 @@ func Open(ctx context.Context, storage string) (*DB, error) {
 func OpenOptions(ctx context.Context, storage string, opts Options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(storage, "postgres://") || strings.HasPrefix(storage, "postgresql://"):
-		return openPostgres(ctx, storage, opts)
+		return openPostgres(ctx, storage, opts, true)
 	case storage == "memory":
-		return openSQLite(ctx, "", true)
+		return openSQLite(ctx, "", true, false)
 	case strings.HasPrefix(storage, "sqlite://"):
 		path := strings.TrimPrefix(storage, "sqlite://")
 		if path == "" {
 			return nil, fmt.Errorf("storage %q names no file", storage)
 		}
-		return openSQLite(ctx, path, false)
+		return openSQLite(ctx, path, false, opts.Existing)
 	}
 	return nil, fmt.Errorf("storage %q is not supported (use sqlite:///abs/path.db, sqlite://relative.db, postgres://... or memory)", redactURL(storage))
 }
 
-func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
+func openSQLite(ctx context.Context, path string, memory, existing bool) (*DB, error) {
 	// WAL lets readers run beside the writer; synchronous=FULL makes every
 	// acknowledged commit survive a crash or power loss; busy_timeout makes
 	// writers queue instead of failing; _txlock=immediate takes the write
@@ -91,6 +97,9 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 		abs, err := filepath.Abs(path)
 		if err != nil {
 			return nil, fmt.Errorf("resolving sqlite path %q: %w", path, err)
+		}
+		if err := sqlitePathProblem(abs, existing); err != nil {
+			return nil, err
 		}
 		dsn = "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + params +
 			"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
@@ -117,6 +126,31 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// sqlitePathProblem says, in the operator's terms, why a SQLite file
+// cannot be opened, before SQLite says "unable to open database file (14)".
+func sqlitePathProblem(abs string, existing bool) error {
+	dir := filepath.Dir(abs)
+	switch st, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("storage: the directory %s of the SQLite file does not exist; create it or point storage at another path", dir)
+	case err != nil:
+		return fmt.Errorf("storage: %w", err)
+	case !st.IsDir():
+		return fmt.Errorf("storage: %s, where the SQLite file should be, is not a directory", dir)
+	}
+	switch st, err := os.Stat(abs); {
+	case errors.Is(err, fs.ErrNotExist) && existing:
+		return fmt.Errorf("storage: there is no SQLite database at %s (check the path; nothing was created)", abs)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("storage: %w", err)
+	case st.IsDir():
+		return fmt.Errorf("storage: %s is a directory, not a SQLite file", abs)
+	}
+	return nil
 }
 
 // bound applies the store's per-operation deadline to ctx.

@@ -93,7 +93,7 @@ const (
 	defaultOpTimeout      = 10 * time.Second
 )
 
-func openPostgres(ctx context.Context, storage string, opts Options) (*DB, error) {
+func openPostgres(ctx context.Context, storage string, opts Options, migrate bool) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(storage)
 	if err != nil {
 		// pgx masks the password in its message.
@@ -140,6 +140,9 @@ func openPostgres(ctx context.Context, storage string, opts Options) (*DB, error
 	if err := sqlDB.PingContext(mctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("connecting to postgres %s: %w", redactURL(storage), err)
+	}
+	if !migrate {
+		return d, nil
 	}
 	if err := d.migrate(mctx); err != nil {
 		d.Close()
