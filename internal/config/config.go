@@ -186,23 +186,52 @@ func Load(path string) (*File, error) {
 
 // Parse parses YAML strictly, applies defaults and validates.
 func Parse(b []byte) (*File, error) {
+	f, err := Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Decode parses YAML strictly and applies defaults, without validating:
+// for a caller that reports Problems along with its own findings. An
+// unknown key or a value of the wrong type does not stop decoding: Decode
+// returns the File read around them and a *KeyErrors naming each. Any
+// other error (broken YAML, an empty file) comes with no File.
+func Decode(b []byte) (*File, error) {
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
+	var keyErrs *KeyErrors
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(err)
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, yamlError(err)
+		}
+		keyErrs = &KeyErrors{}
+		for _, e := range te.Errors {
+			keyErrs.Problems = append(keyErrs.Problems, yamlError(errors.New(e)).Error())
+		}
 	}
-	if reflect.ValueOf(f).IsZero() {
+	if keyErrs == nil && reflect.ValueOf(f).IsZero() {
 		// Most likely the wrong file, or one not yet written: serving
 		// every default (no clusters, ./podidentity.db) would hide that.
 		return nil, errors.New("the file is empty: declare at least the clusters (the README's Configuration section shows every key), or run the server with --dev to try it without a file")
 	}
 	f.ApplyDefaults()
-	if err := f.Validate(); err != nil {
-		return nil, err
+	if keyErrs != nil {
+		return &f, keyErrs
 	}
 	return &f, nil
 }
+
+// KeyErrors are the unknown keys and mistyped values of a file.
+type KeyErrors struct{ Problems []string }
+
+func (e *KeyErrors) Error() string { return strings.Join(e.Problems, "\n  ") }
 
 var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -272,5 +273,27 @@ clusters:
 	want := `clusters[0].podTokenAuth: cluster "bare": requires tokenReview`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want %q", err, want)
+	}
+}
+
+// Decode goes on past unknown keys, so that a check reports them with
+// every other problem.
+func TestDecodeKeepsGoingPastUnknownKeys(t *testing.T) {
+	f, err := Decode([]byte("regoin: us-west-2\nclusters:\n  - name: prod\n    isuer: https://k8s.example\nlimits:\n  associationsPerCluster: many\n"))
+	var ke *KeyErrors
+	if !errors.As(err, &ke) || f == nil {
+		t.Fatalf("Decode = %v, %v; want a File and *KeyErrors", f, err)
+	}
+	want := []string{`line 1: unknown key "regoin"`, `line 4: unknown key "isuer"`, "line 6: cannot unmarshal !!str `many` into int"}
+	if len(ke.Problems) != len(want) {
+		t.Fatalf("problems = %q, want %q", ke.Problems, want)
+	}
+	for i := range want {
+		if ke.Problems[i] != want[i] {
+			t.Errorf("problem %d = %q, want %q", i, ke.Problems[i], want[i])
+		}
+	}
+	if len(f.Clusters) != 1 || f.Clusters[0].Name != "prod" {
+		t.Errorf("clusters = %+v, want prod decoded around the unknown key", f.Clusters)
 	}
 }

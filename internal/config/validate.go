@@ -22,6 +22,11 @@ var (
 
 // Validate reports every problem in the file at once, each naming its key.
 func (f *File) Validate() error {
+	return problems(f.Problems()).err()
+}
+
+// Problems lists every problem in the file, each starting with its key.
+func (f *File) Problems() []string {
 	var p problems
 	if msg := listenProblem(f.Listen); msg != "" {
 		p.add("listen", "%q %s", f.Listen, msg)
@@ -95,7 +100,7 @@ func (f *File) Validate() error {
 	default:
 		p.add("log.format", "%q must be json or text", f.Log.Format)
 	}
-	return p.err()
+	return p
 }
 
 // validateIssuers refuses two clusters with one issuer unless both opt in:
