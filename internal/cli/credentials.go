@@ -14,6 +14,7 @@ import (
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/credentials/session"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/preflight"
 	"github.com/podidentity/podidentity/internal/satoken"
 	"github.com/podidentity/podidentity/internal/server"
 	"github.com/podidentity/podidentity/internal/sigv4"
@@ -166,18 +167,13 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 	if dev {
 		minter = &devMinter{clusters: map[string]*devCluster{}, now: time.Now}
 	}
-	for _, c := range cfg.Clusters {
-		cc := satoken.ClusterConfig{Name: c.Name, Issuer: c.Issuer, JWKSFile: c.JWKSFile, JWKSURL: c.JWKSURL, Discovery: c.Discovery, CAFile: c.CAFile,
-			MaxTokenLifetime: c.MaxTokenLifetime}
-		if c.TokenReview != nil {
-			cc.TokenReview = &satoken.TokenReviewConfig{APIServer: c.TokenReview.APIServer, CAFile: c.TokenReview.CAFile, TokenFile: c.TokenReview.TokenFile}
-		}
+	for i, cc := range preflight.TokenClusters(cfg) {
 		if dev {
-			dc, err := newDevCluster(c)
+			dc, err := newDevCluster(cfg.Clusters[i])
 			if err != nil {
 				return nil, err
 			}
-			minter.clusters[c.Name] = dc
+			minter.clusters[cc.Name] = dc
 			cc.JWKSFile, cc.JWKSURL, cc.Discovery = "", "", false
 			cc.StaticKeys = dc.signer.JWKS()
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/config"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/preflight"
 	"github.com/podidentity/podidentity/internal/server"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
 )
@@ -30,7 +31,8 @@ func newServerCommand(stdout, stderr io.Writer) *cobra.Command {
 AssumeRoleForPodIdentity, STS) from a YAML configuration, or with --dev from
 none: an in-memory store, a demo cluster and any access key accepted.`,
 		Example: `  podidentity server --dev
-  podidentity server --config /etc/podidentity/podidentity.yaml --listen :8080`,
+  podidentity server --config /etc/podidentity/podidentity.yaml --listen :8080
+  podidentity server --check --config /etc/podidentity/podidentity.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return exit(runServer(cmd.Context(), o, stdout, stderr))
@@ -40,12 +42,13 @@ none: an in-memory store, a demo cluster and any access key accepted.`,
 	fs.StringVar(&o.configPath, "config", "", "path of the YAML configuration file")
 	fs.BoolVar(&o.dev, "dev", false, "development mode: no config file, in-memory store, a demo cluster")
 	fs.StringVar(&o.listen, "listen", "", "listen address, overriding the config's listen key")
+	fs.BoolVar(&o.check, "check", false, "with --config: check the whole configuration (files, environment, storage), print every problem or a summary, and exit without serving")
 	return cmd
 }
 
 type serverOptions struct {
 	configPath, listen string
-	dev                bool
+	dev, check         bool
 }
 
 func runServer(ctx context.Context, o serverOptions, stdout, stderr io.Writer) int {
@@ -57,14 +60,15 @@ func runServer(ctx context.Context, o serverOptions, stdout, stderr io.Writer) i
 	case o.dev && o.configPath != "":
 		fmt.Fprintln(stderr, "podidentity server: --dev and --config are exclusive")
 		return 2
+	case o.check:
+		return runCheck(ctx, o.configPath, stdout, stderr)
 	case o.dev:
 		cfg = devConfig()
 	case o.configPath != "":
 		cfg, err = config.Load(o.configPath)
 	default:
-		cfg = &config.File{}
-		cfg.ApplyDefaults()
-		err = cfg.Validate()
+		fmt.Fprintln(stderr, "podidentity server: no configuration: run with --dev to try it (in memory, a demo cluster), or --config FILE to serve your clusters")
+		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity server: %v\n", err)
@@ -83,6 +87,22 @@ func runServer(ctx context.Context, o serverOptions, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "podidentity server: %v\n", err)
 		return 1
 	}
+	return 0
+}
+
+// runCheck is `server --check --config FILE`: exit 0 with a summary, or 1
+// with every problem.
+func runCheck(ctx context.Context, path string, stdout, stderr io.Writer) int {
+	if path == "" {
+		fmt.Fprintln(stderr, "podidentity server: --check needs --config FILE")
+		return 2
+	}
+	r := preflight.Check(ctx, path)
+	if !r.OK() {
+		r.Write(stderr)
+		return 1
+	}
+	r.Write(stdout)
 	return 0
 }
 

@@ -1,0 +1,261 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/podidentity/podidentity/internal/config"
+	"github.com/podidentity/podidentity/internal/credentials/local"
+	"github.com/podidentity/podidentity/internal/satoken"
+	"github.com/podidentity/podidentity/internal/store/sqlstore"
+)
+
+// storageTimeout bounds the storage check, so that an unreachable
+// database fails the check instead of hanging it.
+const storageTimeout = 10 * time.Second
+
+// Report is the outcome of a check: problems, or a summary of what the
+// configuration sets up.
+type Report struct {
+	Path     string
+	Problems []string
+	Summary  Summary
+}
+
+// Summary is what a valid configuration serves.
+type Summary struct {
+	Listen, Region, AccountID string
+	Clusters                  []string
+	Principals, RoleGrants    int
+	Storage                   string // password hidden
+	Backend                   string
+	SealingKeys               int
+}
+
+// OK reports whether the check found no problem.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Check reads the configuration file at path and checks all of it.
+func Check(ctx context.Context, path string) *Report {
+	r := &Report{Path: path}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("reading the file: %v", err))
+		return r
+	}
+	f, err := config.Decode(b)
+	var keyErrs *config.KeyErrors
+	switch {
+	case errors.As(err, &keyErrs):
+		r.Problems = append(r.Problems, keyErrs.Problems...)
+	case err != nil:
+		// Broken YAML: nothing below can be read.
+		r.Problems = append(r.Problems, err.Error())
+		return r
+	}
+	r.Problems = append(r.Problems, f.Problems()...)
+	c := &checker{r: r, invalid: keysOf(r.Problems)}
+	c.clusters(f)
+	c.sealingKeys(f)
+	c.principals(f)
+	c.storage(ctx, f)
+	r.Summary = summarize(f)
+	return r
+}
+
+// checker adds the problems of the files and environment a configuration
+// names, skipping entries the file itself already got wrong.
+type checker struct {
+	r       *Report
+	invalid map[string]bool // keys with a problem in the file itself
+}
+
+func (c *checker) add(key, format string, args ...any) {
+	c.r.Problems = append(c.r.Problems, key+": "+fmt.Sprintf(format, args...))
+}
+
+// clusters loads each cluster's token key file, CA bundles and
+// TokenReview token exactly as the server does at start. Remote keys
+// (jwksURL, discovery) are fetched at start and on demand, with retries,
+// so they are not fetched here.
+func (c *checker) clusters(f *config.File) {
+	for i, cc := range TokenClusters(f) {
+		key := fmt.Sprintf("clusters[%d]", i)
+		if c.invalidUnder(key) {
+			continue
+		}
+		if _, err := satoken.New([]satoken.ClusterConfig{cc}, satoken.Options{}); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				c.add(fmt.Sprintf("%s (%s)", key, cc.Name), "%s", strings.TrimPrefix(line, "cluster "+cc.Name+": "))
+			}
+		}
+	}
+}
+
+// TokenClusters is the token validator's configuration of the file's
+// clusters: the server's and the check's, so both read the files alike.
+func TokenClusters(f *config.File) []satoken.ClusterConfig {
+	out := make([]satoken.ClusterConfig, 0, len(f.Clusters))
+	for _, c := range f.Clusters {
+		cc := satoken.ClusterConfig{Name: c.Name, Issuer: c.Issuer, JWKSFile: c.JWKSFile, JWKSURL: c.JWKSURL, Discovery: c.Discovery,
+			CAFile: c.CAFile, MaxTokenLifetime: c.MaxTokenLifetime}
+		if c.TokenReview != nil {
+			cc.TokenReview = &satoken.TokenReviewConfig{APIServer: c.TokenReview.APIServer, CAFile: c.TokenReview.CAFile, TokenFile: c.TokenReview.TokenFile}
+		}
+		out = append(out, cc)
+	}
+	return out
+}
+
+func (c *checker) sealingKeys(f *config.File) {
+	for i, k := range f.Credentials.SealingKeys {
+		key := fmt.Sprintf("credentials.sealingKeys[%d]", i)
+		if c.invalidUnder(key) {
+			continue
+		}
+		var err error
+		if k.KeyFile != "" {
+			_, err = local.LoadKeyFile(k.ID, k.KeyFile)
+		} else {
+			_, err = local.ParseKey(k.ID, k.Key)
+		}
+		if err != nil {
+			c.add(key, "%v", err)
+		}
+	}
+}
+
+// principals checks that each secret access key can be read; the errors
+// name the file or variable, never the secret.
+func (c *checker) principals(f *config.File) {
+	for i, p := range f.Auth.Principals {
+		key := fmt.Sprintf("auth.principals[%d]", i)
+		if c.invalid[key] {
+			continue
+		}
+		switch {
+		case p.SecretAccessKeyFile != "":
+			c.secretFile(key+".secretAccessKeyFile", p.SecretAccessKeyFile)
+		case p.SecretAccessKeyEnv != "":
+			c.env(key+".secretAccessKeyEnv", p.SecretAccessKeyEnv)
+		}
+	}
+	o := f.StorageOptions
+	switch {
+	case o.PasswordFile != "":
+		c.secretFile("storageOptions.passwordFile", o.PasswordFile)
+	case o.PasswordEnv != "":
+		c.env("storageOptions.passwordEnv", o.PasswordEnv)
+	}
+}
+
+func (c *checker) secretFile(key, path string) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err != nil:
+		c.add(key, "%v", err)
+	case strings.TrimSpace(string(b)) == "":
+		c.add(key, "%s is empty", path)
+	}
+}
+
+func (c *checker) env(key, name string) {
+	if v, ok := os.LookupEnv(name); !ok {
+		c.add(key, "the environment variable %s is not set", name)
+	} else if v == "" {
+		c.add(key, "the environment variable %s is empty", name)
+	}
+}
+
+// storage opens the store without changing it.
+func (c *checker) storage(ctx context.Context, f *config.File) {
+	if c.invalid["storage"] || c.invalidUnder("storageOptions") {
+		return
+	}
+	opts := sqlstore.Options{MaxConns: f.StorageOptions.MaxConns, MinConns: f.StorageOptions.MinConns}
+	if p := f.StorageOptions.PasswordFile; p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return // reported above
+		}
+		opts.Password = strings.TrimRight(string(b), "\r\n")
+	} else if e := f.StorageOptions.PasswordEnv; e != "" {
+		opts.Password = os.Getenv(e)
+	}
+	ctx, cancel := context.WithTimeout(ctx, storageTimeout)
+	defer cancel()
+	if err := sqlstore.Check(ctx, f.Storage, opts); err != nil {
+		c.add("storage", "%s", strings.TrimPrefix(err.Error(), "storage: "))
+	}
+}
+
+// keysOf is the set of keys the problems name.
+func keysOf(problems []string) map[string]bool {
+	keys := map[string]bool{}
+	for _, p := range problems {
+		if key, _, ok := strings.Cut(p, ": "); ok {
+			keys[key] = true
+		}
+	}
+	return keys
+}
+
+// invalidUnder reports whether the file itself has a problem at key or
+// under it ("clusters[0].name" is under "clusters[0]").
+func (c *checker) invalidUnder(key string) bool {
+	for k := range c.invalid {
+		if k == key || strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// redact hides the password a storage URL may carry.
+func redact(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}
+
+func summarize(f *config.File) Summary {
+	s := Summary{Listen: f.Listen, Region: f.Region, AccountID: f.AccountID, Principals: len(f.Auth.Principals),
+		RoleGrants: len(f.Auth.Roles), Storage: redact(f.Storage), Backend: f.Credentials.Backend, SealingKeys: len(f.Credentials.SealingKeys)}
+	for _, c := range f.Clusters {
+		s.Clusters = append(s.Clusters, c.Name)
+	}
+	return s
+}
+
+// Write prints the report: every problem, or the summary.
+func (r *Report) Write(w io.Writer) {
+	if !r.OK() {
+		n := "1 problem"
+		if len(r.Problems) > 1 {
+			n = fmt.Sprintf("%d problems", len(r.Problems))
+		}
+		fmt.Fprintf(w, "%s: %s:\n", r.Path, n)
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+		return
+	}
+	s := r.Summary
+	keys := "a key generated once and kept in the store"
+	if s.SealingKeys > 0 {
+		keys = fmt.Sprintf("%d sealing keys", s.SealingKeys)
+	}
+	fmt.Fprintf(w, "%s: OK\n", r.Path)
+	fmt.Fprintf(w, "  listen       %s (region %s, account %s)\n", s.Listen, s.Region, s.AccountID)
+	fmt.Fprintf(w, "  clusters     %d: %s\n", len(s.Clusters), strings.Join(s.Clusters, ", "))
+	fmt.Fprintf(w, "  principals   %d, role grants %d\n", s.Principals, s.RoleGrants)
+	fmt.Fprintf(w, "  storage      %s (reachable)\n", s.Storage)
+	fmt.Fprintf(w, "  credentials  backend %s, %s\n", s.Backend, keys)
+}
