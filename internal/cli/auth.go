@@ -25,6 +25,9 @@ func principals(cfg *config.File) ([]authz.Principal, error) {
 			secret = strings.TrimSpace(string(b))
 		case p.SecretAccessKeyEnv != "":
 			secret = os.Getenv(p.SecretAccessKeyEnv)
+			if secret == "" {
+				return nil, fmt.Errorf("auth.principals[%d] (%s): secretAccessKeyEnv: the environment variable %s is not set", i, p.ARN, p.SecretAccessKeyEnv)
+			}
 		}
 		if secret == "" {
 			return nil, fmt.Errorf("auth.principals[%d] (%s): the secret access key is empty", i, p.ARN)
