@@ -239,3 +239,19 @@ auth:
 		t.Errorf("exit %d, %q", code, errOut)
 	}
 }
+
+// A storage path whose directory does not exist is refused at start,
+// naming the directory (not "unable to open database file (14)").
+func TestServerStorageDirectoryMissing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "podidentity.yaml")
+	body := "storage: sqlite://" + dir + "/no-such-dir/podidentity.db\nclusters: [{name: prod, issuer: https://prod.example, discovery: true}]\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runCapture("server", "--config", cfg, "--listen", "127.0.0.1:0")
+	want := "podidentity server: opening storage: the directory " + dir + "/no-such-dir of the SQLite file does not exist; create it or point storage at another path\n"
+	if code != 1 || errOut != want {
+		t.Errorf("exit %d, stderr %q; want 1, %q", code, errOut, want)
+	}
+}

@@ -134,21 +134,21 @@ func sqlitePathProblem(abs string, existing bool) error {
 	dir := filepath.Dir(abs)
 	switch st, err := os.Stat(dir); {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("storage: the directory %s of the SQLite file does not exist; create it or point storage at another path", dir)
+		return fmt.Errorf("the directory %s of the SQLite file does not exist; create it or point storage at another path", dir)
 	case err != nil:
-		return fmt.Errorf("storage: %w", err)
+		return err
 	case !st.IsDir():
-		return fmt.Errorf("storage: %s, where the SQLite file should be, is not a directory", dir)
+		return fmt.Errorf("%s, where the SQLite file should be, is not a directory", dir)
 	}
 	switch st, err := os.Stat(abs); {
 	case errors.Is(err, fs.ErrNotExist) && existing:
-		return fmt.Errorf("storage: there is no SQLite database at %s (check the path; nothing was created)", abs)
+		return fmt.Errorf("there is no SQLite database at %s (check the path; nothing was created)", abs)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("storage: %w", err)
+		return err
 	case st.IsDir():
-		return fmt.Errorf("storage: %s is a directory, not a SQLite file", abs)
+		return fmt.Errorf("%s is a directory, not a SQLite file", abs)
 	}
 	return nil
 }
