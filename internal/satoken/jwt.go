@@ -65,13 +65,42 @@ func checkShape(token string) error {
 			dots++
 			seg = 0
 		default:
-			return notJWT()
+			return notJWTBecause(token)
 		}
 	}
 	if dots != 2 || seg == 0 {
 		return notJWT()
 	}
 	return nil
+}
+
+// notJWTBecause names the usual cause of a stray byte, whitespace around
+// the token (a file's trailing newline, a pasted space), by where it is
+// and never by echoing the token.
+func notJWTBecause(token string) error {
+	const ws = " \t\r\n"
+	if !strings.ContainsAny(token, ws) {
+		return notJWT()
+	}
+	trimmed := strings.Trim(token, ws)
+	var where string
+	switch {
+	case len(trimmed) > 7 && strings.EqualFold(trimmed[:7], "bearer "):
+		return podidentity.Errorf(podidentity.CodeInvalidParameter,
+			"the token starts with %q; send the token alone, without an Authorization scheme", trimmed[:7])
+	case trimmed == "" || strings.ContainsAny(trimmed, ws):
+		where = "contains whitespace"
+	case strings.HasPrefix(token, trimmed) && strings.TrimRight(token[len(trimmed):], "\r\n") == "":
+		where = "ends with a newline"
+	case strings.HasPrefix(token, trimmed):
+		where = "ends with whitespace"
+	case strings.HasSuffix(token, trimmed):
+		where = "starts with whitespace"
+	default:
+		where = "has whitespace around it"
+	}
+	return podidentity.Errorf(podidentity.CodeInvalidParameter,
+		"the token %s; send the token alone (a token read from a file usually ends with a newline: strip it, e.g. with \"$(cat FILE)\")", where)
 }
 
 // jwtAlphabet marks the bytes of base64url (and its padding): a table

@@ -111,8 +111,8 @@ func TestValidate(t *testing.T) {
 		{name: "four segments", token: valid + ".abc", code: podidentity.CodeInvalidParameter, msg: "not a JWT"},
 		{name: "empty segment", token: validParts[0] + ".." + validParts[2], code: podidentity.CodeInvalidParameter, msg: "not a JWT"},
 		{name: "empty", token: "", code: podidentity.CodeInvalidParameter, msg: "the token is empty"},
-		{name: "bearer prefix", token: "Bearer " + valid, code: podidentity.CodeInvalidParameter, msg: "not a JWT"},
-		{name: "trailing newline", token: valid + "\n", code: podidentity.CodeInvalidParameter, msg: "not a JWT"},
+		{name: "bearer prefix", token: "Bearer " + valid, code: podidentity.CodeInvalidParameter, msg: `the token starts with "Bearer "; send the token alone`},
+		{name: "trailing newline", token: valid + "\n", code: podidentity.CodeInvalidParameter, msg: "the token ends with a newline"},
 		{name: "oversized", token: strings.Repeat("a", MaxTokenSize) + ".b.c", code: podidentity.CodeInvalidParameter, msg: "at most 16384 bytes"},
 	}
 	for _, field := range []string{"namespace", "serviceaccount.name", "serviceaccount.uid", "pod.name", "pod.uid", "serviceaccount", "pod"} {
