@@ -47,6 +47,10 @@ var errorTable = map[Dialect]map[pi.Code]WireError{
 		pi.CodeAccessDenied:        {403, "AccessDeniedException"},
 		pi.CodeUnavailable:         {503, "ServiceUnavailableException"},
 		pi.CodeInternal:            {500, "ServerException"},
+		// Every cluster operation of the EKS model lists ClientException,
+		// "caused by a client action": the right answer to CreateCluster
+		// on a server whose clusters come from its configuration.
+		pi.CodeUnsupported: {400, "ClientException"},
 	}),
 	EKSTags: merge(restJSONAuthErrors, map[pi.Code]WireError{
 		pi.CodeInvalidParameter: {400, "BadRequestException"},

@@ -124,7 +124,7 @@ func TestErrorTableCoversEveryCode(t *testing.T) {
 	// Codes each service can produce must have a wire name of their own,
 	// not fall back to the internal error.
 	produced := map[Dialect][]pi.Code{
-		EKS:     {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeIdempotencyMismatch, pi.CodeNotFound, pi.CodeInUse, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeIncompleteSignature, pi.CodeUnrecognizedClient, pi.CodeSignatureMismatch, pi.CodeRequestExpired, pi.CodeUnknownOperation, pi.CodeThrottled},
+		EKS:     {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeIdempotencyMismatch, pi.CodeNotFound, pi.CodeInUse, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeIncompleteSignature, pi.CodeUnrecognizedClient, pi.CodeSignatureMismatch, pi.CodeRequestExpired, pi.CodeUnknownOperation, pi.CodeThrottled, pi.CodeUnsupported},
 		EKSTags: {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeNotFound, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeSignatureMismatch},
 		EKSAuth: {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeInvalidToken, pi.CodeExpiredToken, pi.CodeAccessDenied, pi.CodeNotFound, pi.CodeThrottled, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeSignatureMismatch, pi.CodeUnrecognizedClient},
 		STS:     {pi.CodeMissingAuth, pi.CodeIncompleteSignature, pi.CodeUnrecognizedClient, pi.CodeInvalidSessionToken, pi.CodeSignatureMismatch, pi.CodeRequestExpired, pi.CodeExpiredSessionToken, pi.CodeUnknownOperation, pi.CodeAccessDenied, pi.CodeInternal},

@@ -31,6 +31,7 @@ const (
 	CodeExpiredSessionToken Code = "expired_session_token"  // an AWS session token has expired
 	CodeInvalidSessionToken Code = "invalid_session_token"  // an AWS session token cannot be opened
 	CodeUnknownOperation    Code = "unknown_operation"      // no such API operation
+	CodeUnsupported         Code = "unsupported"            // an AWS operation this server deliberately does not offer
 	CodeUnavailable         Code = "unavailable"            // a dependency is down; retry later
 	CodeInternal            Code = "internal"               // a bug or an unexpected failure
 )

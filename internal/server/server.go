@@ -264,6 +264,7 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *Server) routes() {
 	s.eksRoutes()
+	s.clusterLifecycleRoutes()
 	s.eksAuthRoutes()
 	s.stsRoutes()
 	if s.devTokens != nil {
