@@ -136,6 +136,9 @@ type op struct {
 	// in the body when the request carries no signature at all and its
 	// cluster allows that (Config.PodTokenClusters).
 	podToken bool
+	// nameFrom names the operation from the request, for an endpoint that
+	// serves several (STS); the name goes to the log and the metrics.
+	nameFrom func(r *http.Request, body []byte) string
 }
 
 // podTokenCaller is the principal of an unsigned call authenticated by the
@@ -151,6 +154,9 @@ func (s *Server) operation(o op, h handlerFunc) http.Handler {
 		body, err := awsproto.ReadBody(r, maxBodyBytes)
 		if err != nil {
 			return "", err
+		}
+		if o.nameFrom != nil {
+			setOpName(r.Context(), o.nameFrom(r, body))
 		}
 		res, err := s.verifier.Verify(r.Context(), r, body, o.service)
 		if err != nil {
@@ -191,6 +197,7 @@ func (s *Server) unauthenticated(name string, d awsproto.Dialect, h handlerFunc)
 func (s *Server) wrap(name string, d awsproto.Dialect, h func(w http.ResponseWriter, r *http.Request) (caller string, err error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r = withOpName(r)
 		id := uuid.NewString()
 		w.Header().Set(awsproto.RequestIDHeader, id)
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
@@ -204,12 +211,12 @@ func (s *Server) wrap(name string, d awsproto.Dialect, h func(w http.ResponseWri
 		}, rec, r)
 		if err != nil {
 			if pi.ErrorCode(err) == pi.CodeInternal || pi.ErrorCode(err) == pi.CodeUnavailable {
-				s.log.Error("request failed", "op", name, "request_id", id, "err", err)
+				s.log.Error("request failed", "operation", opName(r, name), "request_id", id, "err", err)
 			}
 			if rec.status != 0 {
 				// The handler already started its response; nothing more
 				// can be said on the wire.
-				s.log.Error("error after response started", "op", name, "request_id", id, "err", err)
+				s.log.Error("error after response started", "operation", opName(r, name), "request_id", id, "err", err)
 			} else if d == awsproto.STS {
 				awsproto.WriteQueryError(rec, err, id)
 			} else {
@@ -217,15 +224,9 @@ func (s *Server) wrap(name string, d awsproto.Dialect, h func(w http.ResponseWri
 			}
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(name, d, err, elapsed)
-		attrs := []any{"op", name, "status", rec.status, "request_id", id, "duration_ms", float64(elapsed.Microseconds()) / 1000}
-		if caller != "" {
-			attrs = append(attrs, "caller", caller)
-		}
-		if err != nil {
-			attrs = append(attrs, "error_code", string(pi.ErrorCode(err)))
-		}
-		s.log.Info("request", attrs...)
+		operation := opName(r, name)
+		s.metrics.observe(operation, d, err, elapsed)
+		s.logRequest(r, operation, d, rec.status, id, caller, err, elapsed)
 	})
 }
 

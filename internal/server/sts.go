@@ -15,12 +15,23 @@ import (
 func (s *Server) stsRoutes() {
 	// Any authenticated caller may ask who it is, as in AWS, where no
 	// policy can deny GetCallerIdentity; other actions are unknown here.
-	h := s.operation(op{name: "STS", dialect: awsproto.STS, service: "sts"}, s.stsAction)
+	h := s.operation(op{name: "STS", dialect: awsproto.STS, service: "sts", nameFrom: stsOperation}, s.stsAction)
 	s.mux.Handle("POST /{$}", h)
 	s.mux.Handle("GET /{$}", h)
 }
 
 const stsVersion = "2011-06-15"
+
+// stsOperation names an STS request by its action, as the client and
+// CloudTrail do: GetCallerIdentity, or Unknown for any other action (never
+// the action as sent: it becomes a metric label).
+func stsOperation(r *http.Request, body []byte) string {
+	params, err := awsproto.QueryParams(r, body)
+	if err == nil && params.Get("Action") == "GetCallerIdentity" {
+		return "GetCallerIdentity"
+	}
+	return "Unknown"
+}
 
 func (s *Server) stsAction(w http.ResponseWriter, r *http.Request) error {
 	body, err := awsproto.ReadBody(r, maxBodyBytes)
