@@ -365,7 +365,7 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 	c.mu.Unlock()
 
 	attrs := []any{"token", tok.key.String(), "namespace", tok.namespace, "service_account", tok.serviceAccount,
-		"pod", tok.podName, "background", background, "duration_ms", now.Sub(start).Milliseconds()}
+		"pod", tok.podName, "background", background, "duration", now.Sub(start).Round(time.Microsecond).String()}
 	switch {
 	case err == nil:
 		if background {

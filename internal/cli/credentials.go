@@ -189,11 +189,20 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 		log.Warn("could not fetch every cluster's keys at start; will retry on demand", "err", err)
 	}
 	audit := func(ctx context.Context, rec pi.AuditRecord) {
-		log.Info("credentials issued",
-			"cluster", rec.Pod.Cluster, "namespace", rec.Pod.Namespace, "service_account", rec.Pod.ServiceAccount,
-			"pod", rec.Pod.PodName, "pod_uid", rec.Pod.PodUID, "association_id", rec.AssociationID,
-			"role_arn", rec.RoleARN, "assumed_role_arn", rec.AssumedRoleARN, "access_key_id", rec.AccessKeyID,
-			"expiration", rec.Expiration, "node", rec.NodeName, "instance_id", rec.InstanceID, "zone", rec.Zone)
+		attrs := []slog.Attr{slog.Time("expiration", rec.Expiration)}
+		// Only what the token and the association said: a pod without a
+		// node claim or a role without a target adds no empty field.
+		for _, kv := range [][2]string{
+			{"cluster", rec.Pod.Cluster}, {"namespace", rec.Pod.Namespace}, {"service_account", rec.Pod.ServiceAccount},
+			{"pod", rec.Pod.PodName}, {"pod_uid", rec.Pod.PodUID}, {"association_id", rec.AssociationID},
+			{"role_arn", rec.RoleARN}, {"assumed_role_arn", rec.AssumedRoleARN}, {"access_key_id", rec.AccessKeyID},
+			{"node", rec.NodeName}, {"instance_id", rec.InstanceID}, {"zone", rec.Zone},
+		} {
+			if kv[1] != "" {
+				attrs = append(attrs, slog.String(kv[0], kv[1]))
+			}
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "credentials issued", attrs...)
 	}
 	credPolicy := &pi.CredentialPolicy{
 		Validator: validator,

@@ -359,8 +359,16 @@ func (i *Issuer) refused(h hop, err error) error {
 	case podidentity.CodeUnavailable:
 		// The server logs these itself, with the cause.
 	default:
-		i.log.Warn("AWS STS refused AssumeRole", "role_arn", h.role, "via_role_arn", h.via,
-			"code", apiCode(err), "error_code", string(e.Code), "err", err)
+		// code is STS's own error code, as its client would see it;
+		// fields with nothing to say are left out.
+		attrs := []any{"role_arn", h.role}
+		if h.via != "" {
+			attrs = append(attrs, "via_role_arn", h.via)
+		}
+		if c := apiCode(err); c != "" {
+			attrs = append(attrs, "code", c)
+		}
+		i.log.Warn("AWS STS refused AssumeRole", append(attrs, "err", err)...)
 	}
 	return e
 }
