@@ -1,0 +1,80 @@
+package preflight
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// What start-up would only find one failure at a time, the check finds at
+// once: a CA bundle that is no PEM, a TokenReview token that is missing, a
+// password variable that is unset, a database that does not answer; and
+// it never prints the database password.
+func TestCheckFilesEnvironmentAndStorage(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "podidentity.yaml")
+	body := strings.NewReplacer("DIR", dir).Replace(`storage: postgres://podidentity:hunter2-password@127.0.0.1:1/podidentity?connect_timeout=2
+clusters:
+  - name: prod
+    issuer: https://prod.example
+    jwksURL: https://prod.example/openid/v1/jwks
+    caFile: DIR/ca.pem
+  - name: staging
+    issuer: https://staging.example
+    discovery: true
+    tokenReview: {apiServer: "https://staging.example:6443", tokenFile: DIR/no-token}
+`)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := Check(context.Background(), cfg)
+	got := strings.Join(r.Problems, "\n")
+	for _, want := range []string{"clusters[0] (prod): ", "ca.pem", "clusters[1] (staging): tokenReview: ", "no-token", "storage: connecting to postgres"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+	if len(r.Problems) != 3 {
+		t.Errorf("%d problems, want 3:\n%s", len(r.Problems), got)
+	}
+	if strings.Contains(got, "hunter2-password") {
+		t.Errorf("the problems carry the database password:\n%s", got)
+	}
+}
+
+func TestCheckNamesUnsetPasswordVariable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "podidentity.yaml")
+	body := `storage: postgres://podidentity@127.0.0.1:1/podidentity?connect_timeout=1
+storageOptions: {passwordEnv: PODIDENTITY_TEST_UNSET_PASSWORD}
+clusters: [{name: prod, issuer: https://prod.example, discovery: true}]
+`
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := Check(context.Background(), cfg)
+	if len(r.Problems) == 0 || r.Problems[0] != "storageOptions.passwordEnv: the environment variable PODIDENTITY_TEST_UNSET_PASSWORD is not set" {
+		t.Errorf("problems = %q", r.Problems)
+	}
+}
+
+func TestCheckBrokenYAML(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "podidentity.yaml")
+	if err := os.WriteFile(cfg, []byte("clusters: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := Check(context.Background(), cfg)
+	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "line") {
+		t.Errorf("problems = %q, want the YAML error alone", r.Problems)
+	}
+	r = Check(context.Background(), filepath.Join(t.TempDir(), "missing.yaml"))
+	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "reading the file") {
+		t.Errorf("problems = %q", r.Problems)
+	}
+}
