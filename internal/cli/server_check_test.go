@@ -32,15 +32,15 @@ func readmeConfig(t *testing.T, dir string) string {
 	return strings.NewReplacer("/etc/podidentity/", dir+"/etc/", "/var/lib/podidentity/", dir+"/var/").Replace(string(m[1]))
 }
 
-// writeFiles writes what the README's example names: the cluster's keys,
-// two sealing keys and the admin's secret.
-func writeReadmeFiles(t *testing.T, dir string) {
+// writeClusterKeys makes a cluster's signing key and writes its public
+// keys, as `kubectl get --raw /openid/v1/jwks` prints them, to path.
+func writeClusterKeys(t *testing.T, issuer, path string) *tokenmint.Signer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := tokenmint.NewSigner(key, "https://kubernetes.default.svc")
+	signer, err := tokenmint.NewSigner(key, issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +48,27 @@ func writeReadmeFiles(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(path, jwks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
+// writeReadmeFiles writes what the README's example names: the cluster's keys,
+// two sealing keys and the admin's secret.
+func writeReadmeFiles(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeClusterKeys(t, "https://kubernetes.default.svc", filepath.Join(dir, "etc", "prod-jwks.json"))
 	sealing := func() []byte {
 		b := make([]byte, 32)
 		rand.Read(b)
 		return []byte(base64.StdEncoding.EncodeToString(b) + "\n")
 	}
 	for name, data := range map[string][]byte{
-		"etc/prod-jwks.json": jwks, "etc/k1.key": sealing(), "etc/k2.key": sealing(), "etc/admin.secret": []byte("admin-secret\n"),
+		"etc/k1.key": sealing(), "etc/k2.key": sealing(), "etc/admin.secret": []byte("admin-secret\n"),
 	} {
 		path := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

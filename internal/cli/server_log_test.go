@@ -4,15 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,26 +19,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/podidentity/podidentity/internal/config"
+	"github.com/podidentity/podidentity/internal/testenv"
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
-
-// syncBuffer is a log destination the server writes from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 const logTestSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY-admin"
 
@@ -54,19 +32,8 @@ const logTestSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY-admin"
 // durations, no field is empty, and no token, secret key or session token
 // ever appears.
 func TestServerLogExplainsRefusalsAndKeepsSecrets(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := tokenmint.NewSigner(key, "https://issuer.example/demo")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	jwks, _ := json.Marshal(signer.JWKS())
-	if err := os.WriteFile(filepath.Join(dir, "jwks.json"), jwks, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	signer := writeClusterKeys(t, "https://issuer.example/demo", filepath.Join(dir, "jwks.json"))
 	cfg, err := config.Parse([]byte(`
 accountId: "111122223333"
 storage: memory
@@ -80,7 +47,7 @@ log: {level: info, format: json}
 		t.Fatal(err)
 	}
 	cfg.Listen = "127.0.0.1:0"
-	logs := &syncBuffer{}
+	logs := &testenv.Output{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := NewServerProgram(ctx, cfg, false, logs)
