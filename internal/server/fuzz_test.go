@@ -30,6 +30,7 @@ func FuzzServer(f *testing.F) {
 		{"POST", "/clusters/demo/assume-role-for-pod-identity", `{"token":"a.b.c"}`},
 		{"POST", "/", "Action=GetCallerIdentity&Version=2011-06-15"},
 		{"GET", "/clusters/%2e%2e/x", ""},
+		{"POST", "/clusters", `{"name":"new","roleArn":"arn:aws:iam::111122223333:role/r"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.target, s.body)
