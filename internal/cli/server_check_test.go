@@ -104,7 +104,7 @@ func TestServerCheckREADMEExample(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{cfg + ": OK", "clusters     1: prod", "principals   2, role grants 2",
-		"storage      sqlite://" + dir + "/var/podidentity.db (reachable)", "credentials  backend local, 2 sealing keys"} {
+		"storage      sqlite://" + dir + "/var/podidentity.db (no database yet: the server creates it)", "credentials  backend local, 2 sealing keys"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}

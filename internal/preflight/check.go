@@ -34,6 +34,7 @@ type Summary struct {
 	Clusters                  []string
 	Principals, RoleGrants    int
 	Storage                   string // password hidden
+	StorageState              string // what opening it found
 	Backend                   string
 	SealingKeys               int
 }
@@ -66,6 +67,7 @@ func Check(ctx context.Context, path string) *Report {
 	c.principals(f)
 	c.storage(ctx, f)
 	r.Summary = summarize(f)
+	r.Summary.StorageState = storageState(f.Storage)
 	return r
 }
 
@@ -195,6 +197,21 @@ func (c *checker) storage(ctx context.Context, f *config.File) {
 	}
 }
 
+// storageState says what the server will find in a store that checked
+// clean.
+func storageState(storage string) string {
+	switch {
+	case storage == "memory":
+		return "in memory: gone when the server stops"
+	case strings.HasPrefix(storage, "sqlite://"):
+		if _, err := os.Stat(strings.TrimPrefix(storage, "sqlite://")); err != nil {
+			return "no database yet: the server creates it"
+		}
+		return "an existing database"
+	}
+	return "reachable"
+}
+
 // keysOf is the set of keys the problems name.
 func keysOf(problems []string) map[string]bool {
 	keys := map[string]bool{}
@@ -256,6 +273,6 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "  listen       %s (region %s, account %s)\n", s.Listen, s.Region, s.AccountID)
 	fmt.Fprintf(w, "  clusters     %d: %s\n", len(s.Clusters), strings.Join(s.Clusters, ", "))
 	fmt.Fprintf(w, "  principals   %d, role grants %d\n", s.Principals, s.RoleGrants)
-	fmt.Fprintf(w, "  storage      %s (reachable)\n", s.Storage)
+	fmt.Fprintf(w, "  storage      %s (%s)\n", s.Storage, s.StorageState)
 	fmt.Fprintf(w, "  credentials  backend %s, %s\n", s.Backend, keys)
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/podidentity/podidentity/internal/store/sqlstore"
 )
 
 // What start-up would only find one failure at a time, the check finds at
@@ -76,5 +78,35 @@ func TestCheckBrokenYAML(t *testing.T) {
 	r = Check(context.Background(), filepath.Join(t.TempDir(), "missing.yaml"))
 	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "reading the file") {
 		t.Errorf("problems = %q", r.Problems)
+	}
+}
+
+// The summary says what the server will find in its store, and the check
+// leaves a missing SQLite file missing.
+func TestCheckSummaryStorageState(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing.db")
+	s, err := sqlstore.Open(context.Background(), "sqlite://"+existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for storage, want := range map[string]string{
+		"memory":               "in memory: gone when the server stops",
+		"sqlite://" + existing: "an existing database",
+		"sqlite://" + filepath.Join(dir, "fresh.db"): "no database yet: the server creates it",
+	} {
+		cfg := filepath.Join(dir, "podidentity.yaml")
+		body := "storage: " + storage + "\nclusters: [{name: prod, issuer: https://prod.example, discovery: true}]\n"
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := Check(context.Background(), cfg)
+		if !r.OK() || r.Summary.StorageState != want {
+			t.Errorf("%s: problems %q, state %q; want none, %q", storage, r.Problems, r.Summary.StorageState, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fresh.db")); !os.IsNotExist(err) {
+		t.Errorf("the check created the database: %v", err)
 	}
 }
