@@ -29,6 +29,10 @@ func TestMetrics(t *testing.T) {
 	}
 	doSigned(t, "GET", env.url+"/clusters/demo/pod-identity-associations", "", "eks", "", "")
 	do(t, "GET", env.url+"/no/such/operation/label-bait", "")
+	// STS is named by its action, as the client and the log name it.
+	doSigned(t, "POST", env.url+"/", "Action=GetCallerIdentity&Version=2011-06-15", "sts", adminKey, adminSecret)
+	doSigned(t, "POST", env.url+"/", "Action=GetCallerIdentity&Version=2011-06-15", "sts", adminKey, "wrong")
+	doSigned(t, "POST", env.url+"/", "Action=AssumeRole-label-bait&Version=2011-06-15", "sts", adminKey, adminSecret)
 
 	resp, err := http.Get(env.url + "/metrics")
 	if err != nil {
@@ -45,6 +49,9 @@ func TestMetrics(t *testing.T) {
 		`podidentity_server_requests_total{code="ResourceNotFoundException",operation="ListPodIdentityAssociations"} 2`,
 		`podidentity_server_requests_total{code="MissingAuthenticationTokenException",operation="ListPodIdentityAssociations"} 1`,
 		`podidentity_server_requests_total{code="UnknownOperationException",operation="Unknown"} 1`,
+		`podidentity_server_requests_total{code="OK",operation="GetCallerIdentity"} 1`,
+		`podidentity_server_requests_total{code="SignatureDoesNotMatch",operation="GetCallerIdentity"} 1`,
+		`podidentity_server_requests_total{code="InvalidAction",operation="Unknown"} 1`,
 		`podidentity_server_request_duration_seconds_count{operation="ListPodIdentityAssociations"} 3`,
 	} {
 		if !strings.Contains(text, want) {
