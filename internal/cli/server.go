@@ -129,6 +129,8 @@ type ServerProgram struct {
 	http  *http.Server
 	ln    net.Listener
 	dev   bool
+	// logOut is where the logs go; the dev banner goes with them.
+	logOut io.Writer
 }
 
 // NewServerProgram opens the store, builds the service and binds the
@@ -197,12 +199,13 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 	}
 	handler := server.New(scfg)
 	p := &ServerProgram{
-		cfg:   cfg,
-		dev:   dev,
-		log:   log,
-		store: store,
-		ln:    ln,
-		http:  server.NewHTTPServer(handler, log, server.DefaultTimeouts),
+		cfg:    cfg,
+		dev:    dev,
+		log:    log,
+		logOut: logOut,
+		store:  store,
+		ln:     ln,
+		http:   server.NewHTTPServer(handler, log, server.DefaultTimeouts),
 	}
 	if dev {
 		log.Warn("DEVELOPMENT MODE: in-memory store, demo cluster, and ANY access key is accepted as an administrator without checking its signature; never expose this server")
@@ -224,26 +227,6 @@ func loopbackListen(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// printDevBanner shows a --dev user the whole flow, ready to paste.
-func printDevBanner(w io.Writer, addr string, cfg *config.File) {
-	ep := "http://" + addr
-	cluster := cfg.Clusters[0].Name
-	role := "arn:aws:iam::" + cfg.AccountID + ":role/demo-app"
-	fmt.Fprintf(w, `
-Development mode: in-memory store; cluster %[2]q signs its tokens with a key generated at start.
-Try the whole EKS Pod Identity flow (any access key works for the eks APIs in dev mode):
-
-  export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=dev AWS_DEFAULT_REGION=%[4]s
-  aws eks create-pod-identity-association --endpoint-url %[1]s --cluster-name %[2]s \
-      --namespace default --service-account app --role-arn %[3]s
-  TOKEN=$(podidentity token --endpoint %[1]s --cluster %[2]s --namespace default --service-account app)
-  read AK SK ST <<< "$(aws eks-auth assume-role-for-pod-identity --endpoint-url %[1]s --cluster-name %[2]s \
-      --token "$TOKEN" --query 'credentials.[accessKeyId,secretAccessKey,sessionToken]' --output text)"
-  AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_SESSION_TOKEN=$ST aws sts get-caller-identity --endpoint-url %[1]s
-
-`, ep, cluster, role, cfg.Region)
-}
-
 // Addr is the address the server listens on.
 func (p *ServerProgram) Addr() string { return p.ln.Addr().String() }
 
@@ -252,7 +235,7 @@ func (p *ServerProgram) Run(ctx context.Context, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "podidentity server listening on http://%s (region %s, account %s, storage %s)\n",
 		p.Addr(), p.cfg.Region, p.cfg.AccountID, storageLabel(p.cfg.Storage))
 	if p.dev {
-		printDevBanner(stdout, p.Addr(), p.cfg)
+		printDevBanner(p.logOut, p.Addr(), p.cfg)
 	}
 	return serveUntilDone(ctx, p.http, p.log, func() error { return p.http.Serve(p.ln) })
 }
