@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/podidentity/podidentity/internal/config"
 )
 
 // TestDocumentedMetricsExist keeps the README and docs/ honest about
@@ -82,39 +80,5 @@ func TestDocumentedAlertsAreTheChartsRules(t *testing.T) {
 	}
 	if got := strings.Join(body, ""); got != string(m[1]) {
 		t.Errorf("deploy/helm/podidentity/files/prometheus-rules.yaml differs from the alerts in docs/operations.md:\n--- chart\n%s\n--- docs\n%s", got, m[1])
-	}
-}
-
-// TestDocumentedConfigurationsParse: every server configuration the README
-// and docs/ show (a yaml block starting with a top-level key of the file)
-// is one the server accepts, so that no example teaches a key that does
-// not exist or a combination it refuses (a create right without passRoles,
-// two clusters with one issuer).
-func TestDocumentedConfigurationsParse(t *testing.T) {
-	root := filepath.Join("..", "..")
-	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
-	docs = append(docs, filepath.Join(root, "README.md"))
-	block := regexp.MustCompile("(?ms)^```yaml\n(.*?)^```")
-	topLevel := regexp.MustCompile(`(?m)\A(?:#.*\n|\s*\n)*(listen|hostnames|region|accountId|storage|storageOptions|clusters|credentials|auth|limits|associations|log):`)
-	parsed := map[string]int{}
-	for _, doc := range docs {
-		text, err := os.ReadFile(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range block.FindAllSubmatch(text, -1) {
-			if !topLevel.Match(m[1]) {
-				continue
-			}
-			parsed[filepath.Base(doc)]++
-			if _, err := config.Parse(m[1]); err != nil {
-				t.Errorf("%s: a configuration example is refused: %v\n%s", filepath.Base(doc), err, m[1])
-			}
-		}
-	}
-	for _, doc := range []string{"README.md", "security.md"} {
-		if parsed[doc] == 0 {
-			t.Errorf("found no configuration example in %s; the pattern is broken", doc)
-		}
 	}
 }
