@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eksauth"
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
+
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 // readDoc returns a page of docs/.
@@ -205,5 +207,65 @@ func TestWebhookDoc(t *testing.T) {
 		if tc.want == 200 && !strings.Contains(body.String(), `"uid":"doc-test-uid"`) {
 			t.Errorf("%s %s answered no AdmissionReview response: %s", tc.method, tc.path, body.String())
 		}
+	}
+}
+
+// TestMigrationDoc applies the objects docs/migrate-from-irsa.md shows (as
+// they were under IRSA and kube2iam/kiam) to the real API server, runs its
+// commands as written against it and a podidentity server, and checks what
+// they leave: the association, the service account without IRSA's
+// annotation, the Deployment's pod template marked for a restart.
+func TestMigrationDoc(t *testing.T) {
+	c := startCluster(t)
+	awsCLI := testenv.LookPath(t, "aws")
+	doc := readDoc(t, "migrate-from-irsa.md")
+	objects := regexp.MustCompile("(?s)<!-- test/kube: TestMigrationDoc -->\n```yaml\n(.*?)```").FindStringSubmatch(doc)
+	script := regexp.MustCompile("(?s)<!-- test/kube: TestMigrationDoc -->\n```sh\n(.*?)```").FindStringSubmatch(doc)
+	if objects == nil || script == nil {
+		t.Fatal("docs/migrate-from-irsa.md lost its blocks marked for this test (yaml objects, sh commands)")
+	}
+	c.must(t, asList(t, splitYAML(t, objects[1])), "apply", "-f", "-")
+	irsaRole := `jsonpath={.metadata.annotations.eks\.amazonaws\.com/role-arn}`
+	if got := c.must(t, nil, "-n", "shop", "get", "serviceaccount", "cart", "-o", irsaRole); got == "" {
+		t.Fatal("the IRSA service account lacks its annotation before the move")
+	}
+
+	dir := t.TempDir()
+	configFile := filepath.Join(dir, "podidentity.yaml")
+	config := fmt.Sprintf(`accountId: "111122223333"
+storage: memory
+clusters:
+  - {name: prod, issuer: %q, discovery: true, caFile: %s}
+auth:
+  principals:
+    - {arn: "arn:aws:iam::111122223333:user/admin", accessKeyId: %s, secretAccessKey: %s, actions: ["eks:*"], clusters: ["*"], passRoles: ["*"]}
+`, c.URL, c.CAFile, admin.id, admin.secret)
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := start(t, baseEnv(), "server", "--config", configFile, "--listen", "127.0.0.1:0")
+
+	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script[1])
+	cmd.Dir = dir
+	cmd.Env = append(baseEnv(), "KUBECONFIG="+c.Kubeconfig, "PODIDENTITY="+srv.URL,
+		"AWS_ACCESS_KEY_ID="+admin.id, "AWS_SECRET_ACCESS_KEY="+admin.secret, "AWS_DEFAULT_REGION=us-west-2",
+		"PATH="+filepath.Dir(tool.kubectl)+string(os.PathListSeparator)+filepath.Dir(awsCLI)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docs/migrate-from-irsa.md's commands:\n%s\n%v\n%s", script[1], err, out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := eks.NewFromConfig(admin.config(), func(o *eks.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	list, err := client.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String("prod")})
+	if err != nil || len(list.Associations) != 1 || aws.ToString(list.Associations[0].ServiceAccount) != "cart" ||
+		aws.ToString(list.Associations[0].Namespace) != "shop" {
+		t.Errorf("after the commands, the associations of prod are %+v (%v), want shop/cart", list, err)
+	}
+	if got := c.must(t, nil, "-n", "shop", "get", "serviceaccount", "cart", "-o", irsaRole); got != "" {
+		t.Errorf("the service account keeps IRSA's annotation: %s", got)
+	}
+	if got := c.must(t, nil, "-n", "shop", "get", "deployment", "cart", "-o", "jsonpath={.spec.template.metadata.annotations}"); !strings.Contains(got, "kubectl.kubernetes.io/restartedAt") {
+		t.Errorf("the Deployment was not restarted: template annotations %s", got)
 	}
 }
