@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,19 +20,12 @@ func TestAgentOnALaptopDoc(t *testing.T) {
 	if inside, _ := inAgentNetns(t); !inside {
 		return
 	}
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "agent-on-a-laptop.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllSubmatch(doc, -1)
-	if len(blocks) != 1 {
-		t.Fatalf("docs/agent-on-a-laptop.md has %d sh blocks; this test runs one", len(blocks))
-	}
+	script := theShellBlock(t, "agent-on-a-laptop.md")
 	repo := copyRepository(t)
 	env := append(newcomerEnv(t), "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY=dev")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, stderr := runScript(t, ctx, repo, env, string(blocks[0][1]))
+	out, stderr := runScript(t, ctx, repo, env, script)
 	if !strings.Contains(out, `"Arn": "arn:aws:sts::123456789012:assumed-role/demo-app/eks-demo-app-dev-`) {
 		t.Errorf("the pod did not get the association's role through the agent:\nstdout: %s\nstderr: %s", out, stderr)
 	}

@@ -15,20 +15,17 @@ import (
 // of the repository, with GOBIN a temporary directory, and checks that the
 // @VERSION form names this module's command.
 func TestBinaryDoc(t *testing.T) {
+	script := theShellBlock(t, "binary.md")
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "binary.md"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllSubmatch(doc, -1)
-	if len(blocks) != 1 {
-		t.Fatalf("docs/binary.md has %d sh blocks; this test runs one", len(blocks))
 	}
 	repo := copyRepository(t)
 	gobin := t.TempDir()
 	env := append(newcomerEnv(t), "GOBIN="+gobin)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, _ := runScript(t, ctx, repo, env, string(blocks[0][1]))
+	out, _ := runScript(t, ctx, repo, env, script)
 	if !strings.HasPrefix(out, "podidentity ") {
 		t.Errorf("bin/podidentity version printed %q", out)
 	}

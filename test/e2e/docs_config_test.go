@@ -57,6 +57,22 @@ func docBlocks(t *testing.T) []docBlock {
 	return out
 }
 
+// theShellBlock returns the one sh block of a page of docs/, for tests
+// that run a page's commands as one script.
+func theShellBlock(t *testing.T, page string) string {
+	t.Helper()
+	var found []string
+	for _, b := range docBlocks(t) {
+		if b.doc == filepath.Join("docs", page) && b.lang == "sh" {
+			found = append(found, b.body)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("docs/%s has %d sh blocks; its test runs one", page, len(found))
+	}
+	return found[0]
+}
+
 // serverConfigs are the yaml blocks that are server configurations: they
 // start with a top-level key of the file.
 func serverConfigs(t *testing.T) []docBlock {

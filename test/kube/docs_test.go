@@ -36,6 +36,33 @@ func readDoc(t *testing.T, name string) string {
 	return string(b)
 }
 
+// runDocScript runs a page's commands with bash in dir, as a user with
+// kubectl pointed at the cluster does, and returns what they print. env
+// adds to (or, for PATH, replaces) the environment; kubectl comes first on
+// PATH either way.
+func (c *kubeCluster) runDocScript(t *testing.T, dir, script string, env ...string) string {
+	t.Helper()
+	path := os.Getenv("PATH")
+	var rest []string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+			continue
+		}
+		rest = append(rest, kv)
+	}
+	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(append(baseEnv(), rest...), "KUBECONFIG="+c.Kubeconfig,
+		"PATH="+filepath.Dir(tool.kubectl)+string(os.PathListSeparator)+path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the documented commands:\n%s\n%v: %s%s", script, err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
 // TestClusterKeysDoc runs docs/cluster-keys.md's commands as written
 // against the real kube-apiserver, then starts the server with each source
 // of keys the page documents (the JWKS file those commands wrote, OIDC
@@ -49,18 +76,9 @@ func TestClusterKeysDoc(t *testing.T) {
 		t.Fatalf("docs/cluster-keys.md has %d blocks marked for this test, want 2 (JWKS file, discovery)", len(blocks))
 	}
 	dir := t.TempDir()
-	env := append(baseEnv(), "KUBECONFIG="+c.Kubeconfig,
-		"PATH="+filepath.Dir(tool.kubectl)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var outputs []string
 	for _, b := range blocks {
-		cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", b[1])
-		cmd.Dir, cmd.Env = dir, env
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("docs/cluster-keys.md:\n%s\n%v: %s", b[1], err, stderr.String())
-		}
-		outputs = append(outputs, stdout.String())
+		outputs = append(outputs, c.runDocScript(t, dir, b[1]))
 	}
 	var discovered struct{ Issuer string }
 	if err := json.Unmarshal([]byte(outputs[0]), &discovered); err != nil || discovered.Issuer != c.URL {
@@ -245,14 +263,8 @@ auth:
 	}
 	srv := start(t, baseEnv(), "server", "--config", configFile, "--listen", "127.0.0.1:0")
 
-	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script[1])
-	cmd.Dir = dir
-	cmd.Env = append(baseEnv(), "KUBECONFIG="+c.Kubeconfig, "PODIDENTITY="+srv.URL,
-		"AWS_ACCESS_KEY_ID="+admin.id, "AWS_SECRET_ACCESS_KEY="+admin.secret, "AWS_DEFAULT_REGION=us-west-2",
-		"PATH="+filepath.Dir(tool.kubectl)+string(os.PathListSeparator)+filepath.Dir(awsCLI)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("docs/migrate-from-irsa.md's commands:\n%s\n%v\n%s", script[1], err, out)
-	}
+	c.runDocScript(t, dir, script[1], "PODIDENTITY="+srv.URL, "AWS_ACCESS_KEY_ID="+admin.id,
+		"AWS_SECRET_ACCESS_KEY="+admin.secret, "AWS_DEFAULT_REGION=us-west-2", "PATH="+filepath.Dir(awsCLI)+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
