@@ -45,6 +45,11 @@ func TestBinaryDoc(t *testing.T) {
 	if module == nil || form == nil || string(form[1]) != string(module[1])+"/cmd/podidentity" {
 		t.Fatalf("docs/binary.md's go install ...@VERSION form %q is not module %q's cmd/podidentity", form, module)
 	}
+	// go install PATH@VERSION refuses a main module with replace or
+	// exclude directives: one added would break the documented form.
+	if d := regexp.MustCompile(`(?m)^\s*(replace|exclude)\b`).Find(mod); d != nil {
+		t.Errorf("go.mod has a %s directive, which go install ...@VERSION refuses", d)
+	}
 	other := t.TempDir()
 	cmd := exec.CommandContext(ctx, "go", "install", string(form[1]))
 	cmd.Dir, cmd.Env = repo, append(newcomerEnv(t), "GOBIN="+other)
