@@ -15,6 +15,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/iamglob"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 // Principal is a caller with a long-term access key.
@@ -73,7 +74,7 @@ func NewPolicy(principals []Principal, roles []RoleGrant, sessions SessionLookup
 func (p *Policy) Lookup(ctx context.Context, accessKeyID, sessionToken string) (string, any, error) {
 	if sessionToken != "" {
 		if p.sessions == nil {
-			return "", nil, pi.Errorf(pi.CodeInvalidSessionToken, "The security token included in the request is invalid.")
+			return "", nil, sigv4.Errorf(sigv4.InvalidSessionToken, "The security token included in the request is invalid.")
 		}
 		secret, sp, err := p.sessions(ctx, accessKeyID, sessionToken)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 func TestPolicy(t *testing.T) {
@@ -19,7 +20,7 @@ func TestPolicy(t *testing.T) {
 		if id == "ASIAX" && tok == "tok" {
 			return "s3", session, nil
 		}
-		return "", nil, pi.Errorf(pi.CodeInvalidSessionToken, "The security token included in the request is invalid.")
+		return "", nil, sigv4.Errorf(sigv4.InvalidSessionToken, "The security token included in the request is invalid.")
 	}
 	p, err := NewPolicy([]Principal{admin, node}, []RoleGrant{{RoleARN: "arn:aws:iam::111122223333:role/ci/*", Grant: Grant{Actions: []string{"eks:Describe*"}, Clusters: []string{"dev"}}}}, sessions)
 	if err != nil {
@@ -32,7 +33,7 @@ func TestPolicy(t *testing.T) {
 	if s, who, err := p.Lookup(ctx, "AKIAUNKNOWN", ""); s != "" || who != nil || err != nil {
 		t.Errorf("unknown key: %q %v %v", s, who, err)
 	}
-	if _, _, err := p.Lookup(ctx, "AKIAADMIN", "forged"); pi.ErrorCode(err) != pi.CodeInvalidSessionToken {
+	if _, _, err := p.Lookup(ctx, "AKIAADMIN", "forged"); sigv4.KindOf(err) != sigv4.InvalidSessionToken {
 		t.Errorf("long-term key with a session token: %v", err)
 	}
 	if s, who, err := p.Lookup(ctx, "ASIAX", "tok"); s != "s3" || who != session || err != nil {

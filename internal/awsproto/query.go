@@ -59,7 +59,7 @@ type queryErrorDetail struct {
 
 // WriteQueryError writes err as an STS query-protocol error document.
 func WriteQueryError(w http.ResponseWriter, err error, requestID string) {
-	we, _ := Lookup(STS, pi.ErrorCode(err))
+	we, _ := Lookup(STS, ErrorCode(err))
 	kind := "Sender"
 	if we.Status >= 500 {
 		kind = "Receiver"

@@ -41,7 +41,7 @@ type errorBody struct {
 // WriteRESTJSONError writes err as dialect's exception. Internal errors get
 // a generic message carrying the request id; the caller logs the cause.
 func WriteRESTJSONError(w http.ResponseWriter, d Dialect, err error, requestID string) {
-	we, _ := Lookup(d, pi.ErrorCode(err))
+	we, _ := Lookup(d, ErrorCode(err))
 	msg := ClientMessage(err, requestID)
 	w.Header().Set("X-Amzn-ErrorType", we.Type)
 	WriteJSON(w, we.Status, errorBody{Message: msg})
@@ -49,13 +49,13 @@ func WriteRESTJSONError(w http.ResponseWriter, d Dialect, err error, requestID s
 
 // ClientMessage is the message a client may see for err.
 func ClientMessage(err error, requestID string) string {
-	switch pi.ErrorCode(err) {
+	switch ErrorCode(err) {
 	case pi.CodeInternal:
 		return "An internal error occurred. Request ID: " + requestID
 	case pi.CodeUnavailable:
 		return "The service is temporarily unavailable; retry the request. Request ID: " + requestID
 	}
-	return pi.ErrorMessage(err)
+	return errorMessage(err)
 }
 
 // ReadBody reads at most max bytes of a request body; a larger body is an

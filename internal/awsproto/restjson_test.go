@@ -1,6 +1,8 @@
 package awsproto
 
 import (
+	"errors"
+	"fmt"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 type sample struct {
@@ -124,10 +127,10 @@ func TestErrorTableCoversEveryCode(t *testing.T) {
 	// Codes each service can produce must have a wire name of their own,
 	// not fall back to the internal error.
 	produced := map[Dialect][]pi.Code{
-		EKS:     {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeIdempotencyMismatch, pi.CodeNotFound, pi.CodeInUse, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeIncompleteSignature, pi.CodeUnrecognizedClient, pi.CodeSignatureMismatch, pi.CodeRequestExpired, pi.CodeUnknownOperation, pi.CodeThrottled, pi.CodeUnsupported},
-		EKSTags: {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeNotFound, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeSignatureMismatch},
-		EKSAuth: {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeInvalidToken, pi.CodeExpiredToken, pi.CodeAccessDenied, pi.CodeNotFound, pi.CodeThrottled, pi.CodeUnavailable, pi.CodeInternal, pi.CodeMissingAuth, pi.CodeSignatureMismatch, pi.CodeUnrecognizedClient},
-		STS:     {pi.CodeMissingAuth, pi.CodeIncompleteSignature, pi.CodeUnrecognizedClient, pi.CodeInvalidSessionToken, pi.CodeSignatureMismatch, pi.CodeRequestExpired, pi.CodeExpiredSessionToken, pi.CodeUnknownOperation, pi.CodeAccessDenied, pi.CodeInternal},
+		EKS:     {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeIdempotencyMismatch, pi.CodeNotFound, pi.CodeInUse, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, CodeMissingAuth, CodeIncompleteSignature, CodeUnrecognizedClient, CodeSignatureMismatch, CodeRequestExpired, CodeUnknownOperation, pi.CodeThrottled, pi.CodeUnsupported},
+		EKSTags: {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeNotFound, pi.CodeLimitExceeded, pi.CodeAccessDenied, pi.CodeUnavailable, pi.CodeInternal, CodeMissingAuth, CodeSignatureMismatch},
+		EKSAuth: {pi.CodeInvalidParameter, pi.CodeInvalidRequest, pi.CodeInvalidToken, pi.CodeExpiredToken, pi.CodeAccessDenied, pi.CodeNotFound, pi.CodeThrottled, pi.CodeUnavailable, pi.CodeInternal, CodeMissingAuth, CodeSignatureMismatch, CodeUnrecognizedClient},
+		STS:     {CodeMissingAuth, CodeIncompleteSignature, CodeUnrecognizedClient, CodeInvalidSessionToken, CodeSignatureMismatch, CodeRequestExpired, CodeExpiredSessionToken, CodeUnknownOperation, pi.CodeAccessDenied, pi.CodeInternal},
 	}
 	for d, codes := range produced {
 		for _, c := range codes {
@@ -173,5 +176,33 @@ func TestEpochSeconds(t *testing.T) {
 	b, _ = EpochSeconds(time.Unix(1700000000, 0)).MarshalJSON()
 	if string(b) != "1700000000" {
 		t.Errorf("got %s", b)
+	}
+}
+
+// Every kind of signing failure has a code, and every dialect a wire name
+// for it: a new sigv4.Kind without one would reach clients as an internal
+// error.
+func TestErrorCodeOfSigningKinds(t *testing.T) {
+	for kind := sigv4.MissingAuth; kind <= sigv4.ExpiredSessionToken; kind++ {
+		err := fmt.Errorf("wrapped: %w", sigv4.Errorf(kind, "message of %s", kind))
+		code := ErrorCode(err)
+		if code == pi.CodeInternal {
+			t.Errorf("%s has no code", kind)
+			continue
+		}
+		if code != pi.Code(kind.String()) {
+			t.Errorf("%s has code %q; logs and metrics name it %q", kind, code, kind.String())
+		}
+		for _, d := range []Dialect{EKS, EKSAuth, STS} {
+			if _, ok := Lookup(d, code); !ok {
+				t.Errorf("dialect %d has no wire error for %s", d, kind)
+			}
+		}
+		if got := ClientMessage(err, "req-1"); got != "message of "+kind.String() {
+			t.Errorf("ClientMessage(%s) = %q", kind, got)
+		}
+	}
+	if code := ErrorCode(errors.New("plain")); code != pi.CodeInternal {
+		t.Errorf("a plain error has code %q, want internal", code)
 	}
 }

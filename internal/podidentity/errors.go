@@ -8,32 +8,26 @@ import (
 // Code classifies a failure independently of the wire protocol. Each AWS
 // protocol adapter maps a Code to its own exception name and HTTP status in
 // exactly one table, so the domain never needs to know which service a
-// request came through.
+// request came through. The codes here are business outcomes; failures only
+// the wire can have (a bad signature, an unknown operation) are named by
+// the wire adapter, awsproto.
 type Code string
 
 const (
 	// Client errors.
-	CodeInvalidParameter    Code = "invalid_parameter"      // a parameter is malformed or out of range
-	CodeInvalidRequest      Code = "invalid_request"        // the request as a whole makes no sense
-	CodeNotFound            Code = "not_found"              // cluster, association or resource does not exist
-	CodeInUse               Code = "in_use"                 // uniqueness conflict
-	CodeLimitExceeded       Code = "limit_exceeded"         // a quota would be exceeded
-	CodeIdempotencyMismatch Code = "idempotency_mismatch"   // client token reused with other parameters
-	CodeInvalidToken        Code = "invalid_token"          // a service-account token is not acceptable
-	CodeExpiredToken        Code = "expired_token"          // a service-account token has expired
-	CodeAccessDenied        Code = "access_denied"          // the caller may not perform the action
-	CodeThrottled           Code = "throttled"              // too many requests
-	CodeMissingAuth         Code = "missing_authentication" // no credentials in the request
-	CodeUnrecognizedClient  Code = "unrecognized_client"    // the access key is unknown
-	CodeIncompleteSignature Code = "incomplete_signature"   // the signature is malformed or lacks parts
-	CodeSignatureMismatch   Code = "signature_mismatch"     // the signature does not verify
-	CodeRequestExpired      Code = "request_expired"        // the signed request is too old or too new
-	CodeExpiredSessionToken Code = "expired_session_token"  // an AWS session token has expired
-	CodeInvalidSessionToken Code = "invalid_session_token"  // an AWS session token cannot be opened
-	CodeUnknownOperation    Code = "unknown_operation"      // no such API operation
-	CodeUnsupported         Code = "unsupported"            // an AWS operation this server deliberately does not offer
-	CodeUnavailable         Code = "unavailable"            // a dependency is down; retry later
-	CodeInternal            Code = "internal"               // a bug or an unexpected failure
+	CodeInvalidParameter    Code = "invalid_parameter"    // a parameter is malformed or out of range
+	CodeInvalidRequest      Code = "invalid_request"      // the request as a whole makes no sense
+	CodeNotFound            Code = "not_found"            // cluster, association or resource does not exist
+	CodeInUse               Code = "in_use"               // uniqueness conflict
+	CodeLimitExceeded       Code = "limit_exceeded"       // a quota would be exceeded
+	CodeIdempotencyMismatch Code = "idempotency_mismatch" // client token reused with other parameters
+	CodeInvalidToken        Code = "invalid_token"        // a service-account token is not acceptable
+	CodeExpiredToken        Code = "expired_token"        // a service-account token has expired
+	CodeAccessDenied        Code = "access_denied"        // the caller may not perform the action
+	CodeThrottled           Code = "throttled"            // too many requests
+	CodeUnsupported         Code = "unsupported"          // an AWS operation this server deliberately does not offer
+	CodeUnavailable         Code = "unavailable"          // a dependency is down; retry later
+	CodeInternal            Code = "internal"             // a bug or an unexpected failure
 )
 
 // Error is the domain's error. Message is safe to show to the client: it

@@ -2,11 +2,14 @@ package server
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 )
 
@@ -193,4 +196,26 @@ func TestListClustersInScope(t *testing.T) {
 	}
 	_, err = tenant.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("other")})
 	wantDenied(t, err, tenantARN, "eks:DescribeCluster", "arn:aws:eks:us-west-2:111122223333:cluster/other")
+}
+
+// A client configured for another region gets AWS's error for it, and the
+// message names the region this server serves, which the client cannot
+// guess: a self-hosted server's region is whatever its operator chose.
+func TestWrongRegionNamesServerRegion(t *testing.T) {
+	e := newEnv(t)
+	const want = "The request was signed for region eu-west-1; this server's region is us-west-2."
+	creds := credentials.NewStaticCredentialsProvider(adminKey, adminSecret, "")
+
+	eksClient := eks.New(eks.Options{Region: "eu-west-1", BaseEndpoint: aws.String(e.url), Credentials: creds, RetryMaxAttempts: 1})
+	_, err := eksClient.ListClusters(ctx, &eks.ListClustersInput{})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "InvalidSignatureException" || !strings.Contains(api.ErrorMessage(), want) {
+		t.Errorf("EKS signed for eu-west-1: %v; want InvalidSignatureException naming us-west-2", err)
+	}
+
+	stsClient := sts.New(sts.Options{Region: "eu-west-1", BaseEndpoint: aws.String(e.url), Credentials: creds, RetryMaxAttempts: 1})
+	_, err = stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if !errors.As(err, &api) || api.ErrorCode() != "SignatureDoesNotMatch" || !strings.Contains(api.ErrorMessage(), want) {
+		t.Errorf("STS signed for eu-west-1: %v; want SignatureDoesNotMatch naming us-west-2", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/awsproto"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 // foreignHost answers a request to a loopback-only server whose Host is not
@@ -18,7 +19,7 @@ func (s *Server) foreignHost(r *http.Request) http.Handler {
 	if !s.loopbackOnly || isLoopbackHost(r.Host) {
 		return nil
 	}
-	err := pi.Errorf(pi.CodeSignatureMismatch,
+	err := sigv4.Errorf(sigv4.SignatureMismatch,
 		"Host '%s' is not a name of this development server: it answers only to localhost, 127.0.0.1 and [::1] (with any port), so that web pages cannot reach it through DNS rebinding.",
 		clipHost(r.Host))
 	return s.unauthenticated("Unknown", dialectOf(r.URL.Path), func(http.ResponseWriter, *http.Request) error { return err })

@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/podidentity/podidentity/internal/awsproto"
-	pi "github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // metrics are the server's Prometheus series, served at GET /metrics on the
@@ -47,7 +46,7 @@ func (m *metrics) observe(operation string, d awsproto.Dialect, err error, elaps
 	}
 	code := "OK"
 	if err != nil {
-		we, _ := awsproto.Lookup(d, pi.ErrorCode(err))
+		we, _ := awsproto.Lookup(d, awsproto.ErrorCode(err))
 		code = we.Type
 	}
 	m.requests.WithLabelValues(operation, code).Inc()

@@ -42,7 +42,7 @@ func (s *Server) uncleanPath(r *http.Request) http.Handler {
 	var err error
 	switch {
 	case segs[0] != "clusters" && segs[0] != "tags":
-		err = pi.Errorf(pi.CodeUnknownOperation, "No operation matches %s %s.", r.Method, clipPath(p))
+		err = pi.Errorf(awsproto.CodeUnknownOperation, "No operation matches %s %s.", r.Method, clipPath(p))
 	case segs[0] == "clusters" && bad(1):
 		err = pi.Errorf(pi.CodeNotFound, "No cluster found for name: %s.", name(1))
 	case segs[0] == "clusters" && len(segs) > 2 && segs[2] == "pod-identity-associations" && bad(3):

@@ -11,6 +11,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/awsproto"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 // logRequest writes the one access-log line of an AWS request, in the
@@ -33,22 +34,19 @@ func (s *Server) logRequest(r *http.Request, operation string, d awsproto.Dialec
 	}
 	code := "OK"
 	if err != nil {
-		we, _ := awsproto.Lookup(d, pi.ErrorCode(err))
+		we, _ := awsproto.Lookup(d, awsproto.ErrorCode(err))
 		code = we.Type
 	}
 	attrs = append(attrs, slog.String("code", code))
-	var e *pi.Error
-	if errors.As(err, &e) && e.Code != pi.CodeInternal && e.Code != pi.CodeUnavailable {
-		// Internal and unavailable errors were logged with their cause
-		// already; their message to the client says nothing more.
-		attrs = append(attrs, slog.String("reason", e.Message))
-		if e.Err != nil {
+	if reason, cause, signature, ok := refusal(err); ok {
+		attrs = append(attrs, slog.String("reason", reason))
+		if cause != nil {
 			// For a refused signature, the canonical request the server
 			// computed (its session token redacted by sigv4): what to
 			// compare with the client's.
-			attrs = append(attrs, slog.String("cause", e.Err.Error()))
+			attrs = append(attrs, slog.String("cause", cause.Error()))
 		}
-		if signatureRefusal(e.Code) {
+		if signature {
 			if ak := accessKeyID(r); ak != "" {
 				attrs = append(attrs, slog.String("access_key_id", ak))
 			}
@@ -57,16 +55,21 @@ func (s *Server) logRequest(r *http.Request, operation string, d awsproto.Dialec
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
-// signatureRefusal reports whether a code refuses the request's SigV4
+// refusal is what the log says of an error the client caused: the message
+// it got and the cause, and whether it refused the request's SigV4
 // signature or its credentials, where the access key id tells the operator
-// whose client is misconfigured.
-func signatureRefusal(c pi.Code) bool {
-	switch c {
-	case pi.CodeUnrecognizedClient, pi.CodeSignatureMismatch, pi.CodeIncompleteSignature, pi.CodeRequestExpired,
-		pi.CodeExpiredSessionToken, pi.CodeInvalidSessionToken:
-		return true
+// whose client is misconfigured. Internal and unavailable errors are not
+// refusals: they were logged with their cause already, and their message
+// to the client says nothing more.
+func refusal(err error) (reason string, cause error, signature, ok bool) {
+	if e, isSig := errors.AsType[*sigv4.Error](err); isSig {
+		return e.Message, e.Err, e.Kind != sigv4.MissingAuth, true
 	}
-	return false
+	var e *pi.Error
+	if errors.As(err, &e) && e.Code != pi.CodeInternal && e.Code != pi.CodeUnavailable {
+		return e.Message, e.Err, false, true
+	}
+	return "", nil, false, false
 }
 
 var accessKeyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)

@@ -163,7 +163,7 @@ func (s *Server) operation(o op, h handlerFunc) http.Handler {
 			// Only a request with no signature at all (no Authorization
 			// header, no presigned query) is MissingAuthenticationToken;
 			// a bad or partial signature keeps its error.
-			if !o.podToken || pi.ErrorCode(err) != pi.CodeMissingAuth {
+			if !o.podToken || sigv4.KindOf(err) != sigv4.MissingAuth {
 				return "", err
 			}
 			cluster, _ := o.scope(r)
@@ -210,7 +210,7 @@ func (s *Server) wrap(name string, d awsproto.Dialect, h func(w http.ResponseWri
 			return err
 		}, rec, r)
 		if err != nil {
-			if pi.ErrorCode(err) == pi.CodeInternal || pi.ErrorCode(err) == pi.CodeUnavailable {
+			if code := awsproto.ErrorCode(err); code == pi.CodeInternal || code == pi.CodeUnavailable {
 				s.log.Error("request failed", "operation", opName(r, name), "request_id", id, "err", err)
 			}
 			if rec.status != 0 {
@@ -285,7 +285,7 @@ func (s *Server) routes() {
 	}))
 	// Anything else is an operation AWS would not recognise either.
 	s.mux.Handle("/", s.unauthenticated("Unknown", awsproto.EKS, func(w http.ResponseWriter, r *http.Request) error {
-		return pi.Errorf(pi.CodeUnknownOperation, "No operation matches %s %s.", r.Method, clipPath(r.URL.Path))
+		return pi.Errorf(awsproto.CodeUnknownOperation, "No operation matches %s %s.", r.Method, clipPath(r.URL.Path))
 	}))
 }
 

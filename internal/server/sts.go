@@ -49,9 +49,9 @@ func (s *Server) stsAction(w http.ResponseWriter, r *http.Request) error {
 	case "GetCallerIdentity":
 		return s.getCallerIdentity(w, principalFrom(r.Context()))
 	case "":
-		return pi.Errorf(pi.CodeUnknownOperation, "Missing Action parameter.")
+		return pi.Errorf(awsproto.CodeUnknownOperation, "Missing Action parameter.")
 	default:
-		return pi.Errorf(pi.CodeUnknownOperation, "Could not find operation %s for version %s.", clipPath(action), stsVersion)
+		return pi.Errorf(awsproto.CodeUnknownOperation, "Could not find operation %s for version %s.", clipPath(action), stsVersion)
 	}
 }
 

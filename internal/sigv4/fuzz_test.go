@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // fuzzTime is the clock of both fuzz targets; the committed seeds under
@@ -26,12 +25,12 @@ var fuzzTime = time.Date(2023, 11, 2, 0, 0, 0, 0, time.UTC)
 // fail only with the client errors it documents.
 func FuzzVerify(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-	known := map[podidentity.Code]bool{
-		podidentity.CodeMissingAuth:         true,
-		podidentity.CodeIncompleteSignature: true,
-		podidentity.CodeUnrecognizedClient:  true,
-		podidentity.CodeSignatureMismatch:   true,
-		podidentity.CodeRequestExpired:      true,
+	known := map[Kind]bool{
+		MissingAuth:         true,
+		IncompleteSignature: true,
+		UnrecognizedClient:  true,
+		SignatureMismatch:   true,
+		RequestExpired:      true,
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
@@ -46,8 +45,8 @@ func FuzzVerify(f *testing.F) {
 		for _, service := range []string{"eks", "eks-auth", "sts"} {
 			res, err := v.Verify(context.Background(), r, body, service)
 			if err != nil {
-				var e *podidentity.Error
-				if !errors.As(err, &e) || !known[e.Code] {
+				var e *Error
+				if !errors.As(err, &e) || !known[e.Kind] {
 					t.Fatalf("Verify error %v (%T) is not a documented client error", err, err)
 				}
 				if strings.Contains(err.Error(), testSecret) || strings.Contains(err.Error(), testToken) {

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // The example credentials of AWS's SigV4 documentation and test suite.
@@ -82,18 +80,32 @@ func wire(t testing.TB, req *http.Request) (*http.Request, []byte) {
 	return readRequest(t, buf.String())
 }
 
-// codeOf returns the podidentity code of a Verify error, "" for nil, and
-// fails the test for errors that are not *podidentity.Error.
-func codeOf(t testing.TB, err error) podidentity.Code {
+// notRefused is codeOf's answer for an error that is not a refusal of the
+// request (an *Error) but a failure of the server, such as a Lookup that
+// could not reach its store.
+const notRefused Kind = -1
+
+// codeOf returns the Kind of a Verify error, 0 for nil and notRefused for
+// errors that are not *Error.
+func codeOf(t testing.TB, err error) Kind {
 	t.Helper()
 	if err == nil {
-		return ""
+		return 0
 	}
-	var e *podidentity.Error
+	var e *Error
 	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *podidentity.Error", err, err)
+		return notRefused
 	}
-	return e.Code
+	return e.Kind
+}
+
+// messageOf is what a client would read for err: the *Error's message, or
+// the generic text a server shows for its own failures.
+func messageOf(err error) string {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Message
+	}
+	return "an internal error occurred"
 }
 
 // outcome is one verification the test server performed.
@@ -188,26 +200,26 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // awsErrorNames is the small slice of the protocol error table these tests
 // need: the name each protocol gives a Verify error code.
-var awsErrorNames = map[podidentity.Code]struct {
+var awsErrorNames = map[Kind]struct {
 	status      int
 	json, query string
 }{
-	podidentity.CodeMissingAuth:         {http.StatusForbidden, "MissingAuthenticationTokenException", "MissingAuthenticationToken"},
-	podidentity.CodeIncompleteSignature: {http.StatusBadRequest, "IncompleteSignatureException", "IncompleteSignature"},
-	podidentity.CodeUnrecognizedClient:  {http.StatusForbidden, "UnrecognizedClientException", "InvalidClientTokenId"},
-	podidentity.CodeSignatureMismatch:   {http.StatusForbidden, "InvalidSignatureException", "SignatureDoesNotMatch"},
-	podidentity.CodeRequestExpired:      {http.StatusForbidden, "InvalidSignatureException", "SignatureDoesNotMatch"},
+	MissingAuth:         {http.StatusForbidden, "MissingAuthenticationTokenException", "MissingAuthenticationToken"},
+	IncompleteSignature: {http.StatusBadRequest, "IncompleteSignatureException", "IncompleteSignature"},
+	UnrecognizedClient:  {http.StatusForbidden, "UnrecognizedClientException", "InvalidClientTokenId"},
+	SignatureMismatch:   {http.StatusForbidden, "InvalidSignatureException", "SignatureDoesNotMatch"},
+	RequestExpired:      {http.StatusForbidden, "InvalidSignatureException", "SignatureDoesNotMatch"},
 }
 
 // writeAWSError answers as the service's protocol would: rest-json for EKS
 // and EKS Auth (X-Amzn-ErrorType plus {"message"}), query XML for STS.
 func writeAWSError(w http.ResponseWriter, service string, err error) {
-	names, ok := awsErrorNames[podidentity.ErrorCode(err)]
+	names, ok := awsErrorNames[KindOf(err)]
 	if !ok {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	msg := podidentity.ErrorMessage(err)
+	msg := messageOf(err)
 	if service == "sts" {
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(names.status)

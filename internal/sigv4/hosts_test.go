@@ -3,8 +3,6 @@ package sigv4
 import (
 	"testing"
 	"time"
-
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 func TestHostAllowed(t *testing.T) {
@@ -54,7 +52,7 @@ func TestVerifyHosts(t *testing.T) {
 	v.Hosts = []string{"podidentity.example.com"}
 	req = signSDK(t, srv, sdkRequest{method: "GET", target: "/clusters"})
 	_, got = send(t, srv, req)
-	checkErr(t, got.Err, podidentity.CodeSignatureMismatch, "The request was signed for host '"+req.Host+"', which is not a name of this endpoint.")
+	checkErr(t, got.Err, SignatureMismatch, "The request was signed for host '"+req.Host+"', which is not a name of this endpoint.")
 	v.Hosts = []string{"podidentity.example.com", req.Host}
 	req = signSDK(t, srv, sdkRequest{method: "GET", target: "/clusters"})
 	if _, got = send(t, srv, req); got.Err != nil {

@@ -9,8 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // emptySHA256 is the payload hash of an empty body.
@@ -34,7 +32,7 @@ func TestInsecureAcceptUnknownKeys(t *testing.T) {
 		}
 		res, err := v.Verify(context.Background(), r, nil, "eks")
 		if err != nil {
-			if token != "" && podidentity.ErrorCode(err) == podidentity.CodeUnrecognizedClient {
+			if token != "" && KindOf(err) == UnrecognizedClient {
 				return nil
 			}
 			t.Fatalf("Verify(%s): %v", id, err)
@@ -47,7 +45,7 @@ func TestInsecureAcceptUnknownKeys(t *testing.T) {
 	// A known key is still checked: a wrong secret fails.
 	r := httptest.NewRequest("GET", "http://127.0.0.1/clusters", nil)
 	v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIAKNOWN", SecretAccessKey: "wrong"}, r, emptySHA256, "eks", "us-west-2", now)
-	if _, err := v.Verify(context.Background(), r, nil, "eks"); podidentity.ErrorCode(err) != podidentity.CodeSignatureMismatch {
+	if _, err := v.Verify(context.Background(), r, nil, "eks"); KindOf(err) != SignatureMismatch {
 		t.Errorf("known key with a wrong secret in dev mode: %v, want a signature mismatch", err)
 	}
 	// Session credentials are never waved through.
@@ -58,7 +56,7 @@ func TestInsecureAcceptUnknownKeys(t *testing.T) {
 	v.InsecureAcceptUnknownKeys = nil
 	r = httptest.NewRequest("GET", "http://127.0.0.1/clusters", strings.NewReader(""))
 	v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIAANYTHING", SecretAccessKey: "x"}, r, emptySHA256, "eks", "us-west-2", now)
-	if _, err := v.Verify(context.Background(), r, nil, "eks"); podidentity.ErrorCode(err) != podidentity.CodeUnrecognizedClient {
+	if _, err := v.Verify(context.Background(), r, nil, "eks"); KindOf(err) != UnrecognizedClient {
 		t.Errorf("unknown key without dev mode: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 const goodSig = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
@@ -30,7 +29,7 @@ func TestParseAuthorization(t *testing.T) {
 		name    string
 		header  string
 		want    authorization
-		code    podidentity.Code
+		code    Kind
 		message string // a substring of the error message
 	}{
 		{name: "go sdk and botocore form", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host;x-amz-date, Signature=" + goodSig, want: want},
@@ -49,30 +48,30 @@ func TestParseAuthorization(t *testing.T) {
 			want:   authorization{cred: want.cred, signedHeaders: "host", signature: "zz"},
 		},
 
-		{name: "empty", header: "", code: podidentity.CodeIncompleteSignature, message: "must use the AWS4-HMAC-SHA256 algorithm"},
-		{name: "bearer token", header: "Bearer secret-token-value", code: podidentity.CodeIncompleteSignature, message: "must use the AWS4-HMAC-SHA256 algorithm"},
-		{name: "sigv2", header: "AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=", code: podidentity.CodeIncompleteSignature, message: "AWS4-HMAC-SHA256"},
-		{name: "sigv4a", header: "AWS4-ECDSA-P256-SHA256 Credential=" + cred + ", SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "AWS4-HMAC-SHA256"},
-		{name: "lower-case algorithm", header: "aws4-hmac-sha256 Credential=" + cred + ", SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature},
-		{name: "algorithm only", header: "AWS4-HMAC-SHA256", code: podidentity.CodeIncompleteSignature, message: "requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter."},
-		{name: "missing credential", header: "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "Authorization header requires 'Credential' parameter."},
-		{name: "missing signature", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host", code: podidentity.CodeIncompleteSignature, message: "Authorization header requires 'Signature' parameter."},
-		{name: "missing signed headers", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "Authorization header requires 'SignedHeaders' parameter."},
-		{name: "duplicate credential", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", Credential=" + cred + ", SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "more than one 'Credential'"},
-		{name: "pair without equals", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "'SignedHeaders' not a valid key=value pair (missing equal-sign)"},
-		{name: "space separated", header: "AWS4-HMAC-SHA256 Credential=" + cred + " SignedHeaders=host Signature=" + goodSig, code: podidentity.CodeIncompleteSignature},
-		{name: "credential with four parts", header: "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231102/us-west-2/eks, SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got 'AKIDEXAMPLE/20231102/us-west-2/eks'"},
-		{name: "credential with six parts", header: "AWS4-HMAC-SHA256 Credential=AKID/EXAMPLE/20231102/us-west-2/eks/aws4_request, SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "exactly 5 slash-delimited elements"},
-		{name: "credential with empty key id", header: "AWS4-HMAC-SHA256 Credential=/20231102/us-west-2/eks/aws4_request, SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "exactly 5 slash-delimited elements"},
-		{name: "credential with empty region", header: "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231102//eks/aws4_request, SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature},
-		{name: "credential with bad terminator", header: "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231102/us-west-2/eks/aws5_request, SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'."},
-		{name: "empty credential", header: "AWS4-HMAC-SHA256 Credential=, SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature},
-		{name: "host not signed", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=x-amz-date, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."},
-		{name: "empty signed headers", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature},
-		{name: "empty header name", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host;;x-amz-date, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature},
-		{name: "trailing semicolon", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host;, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature},
-		{name: "header name with space", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host;x amz, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature},
-		{name: "control characters are not echoed", header: "AWS4-HMAC-SHA256 Credential=AKID\x01/x, SignedHeaders=host, Signature=" + goodSig, code: podidentity.CodeIncompleteSignature, message: "got 'AKID?/x'"},
+		{name: "empty", header: "", code: IncompleteSignature, message: "must use the AWS4-HMAC-SHA256 algorithm"},
+		{name: "bearer token", header: "Bearer secret-token-value", code: IncompleteSignature, message: "must use the AWS4-HMAC-SHA256 algorithm"},
+		{name: "sigv2", header: "AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=", code: IncompleteSignature, message: "AWS4-HMAC-SHA256"},
+		{name: "sigv4a", header: "AWS4-ECDSA-P256-SHA256 Credential=" + cred + ", SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature, message: "AWS4-HMAC-SHA256"},
+		{name: "lower-case algorithm", header: "aws4-hmac-sha256 Credential=" + cred + ", SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature},
+		{name: "algorithm only", header: "AWS4-HMAC-SHA256", code: IncompleteSignature, message: "requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter."},
+		{name: "missing credential", header: "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature, message: "Authorization header requires 'Credential' parameter."},
+		{name: "missing signature", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host", code: IncompleteSignature, message: "Authorization header requires 'Signature' parameter."},
+		{name: "missing signed headers", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", Signature=" + goodSig, code: IncompleteSignature, message: "Authorization header requires 'SignedHeaders' parameter."},
+		{name: "duplicate credential", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", Credential=" + cred + ", SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature, message: "more than one 'Credential'"},
+		{name: "pair without equals", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders, Signature=" + goodSig, code: IncompleteSignature, message: "'SignedHeaders' not a valid key=value pair (missing equal-sign)"},
+		{name: "space separated", header: "AWS4-HMAC-SHA256 Credential=" + cred + " SignedHeaders=host Signature=" + goodSig, code: IncompleteSignature},
+		{name: "credential with four parts", header: "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231102/us-west-2/eks, SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature, message: "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got 'AKIDEXAMPLE/20231102/us-west-2/eks'"},
+		{name: "credential with six parts", header: "AWS4-HMAC-SHA256 Credential=AKID/EXAMPLE/20231102/us-west-2/eks/aws4_request, SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature, message: "exactly 5 slash-delimited elements"},
+		{name: "credential with empty key id", header: "AWS4-HMAC-SHA256 Credential=/20231102/us-west-2/eks/aws4_request, SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature, message: "exactly 5 slash-delimited elements"},
+		{name: "credential with empty region", header: "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231102//eks/aws4_request, SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature},
+		{name: "credential with bad terminator", header: "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231102/us-west-2/eks/aws5_request, SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature, message: "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'."},
+		{name: "empty credential", header: "AWS4-HMAC-SHA256 Credential=, SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature},
+		{name: "host not signed", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=x-amz-date, Signature=" + goodSig, code: IncompleteSignature, message: "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "empty signed headers", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=, Signature=" + goodSig, code: IncompleteSignature},
+		{name: "empty header name", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host;;x-amz-date, Signature=" + goodSig, code: IncompleteSignature},
+		{name: "trailing semicolon", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host;, Signature=" + goodSig, code: IncompleteSignature},
+		{name: "header name with space", header: "AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host;x amz, Signature=" + goodSig, code: IncompleteSignature},
+		{name: "control characters are not echoed", header: "AWS4-HMAC-SHA256 Credential=AKID\x01/x, SignedHeaders=host, Signature=" + goodSig, code: IncompleteSignature, message: "got 'AKID?/x'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,27 +113,27 @@ func TestParsePresigned(t *testing.T) {
 		name    string
 		q       queryParams
 		expires time.Duration
-		code    podidentity.Code
+		code    Kind
 		message string
 	}{
 		{name: "good", q: with("", ""), expires: time.Minute},
 		{name: "no expiry", q: with(queryExpires, "<absent>")},
-		{name: "zero expiry", q: with(queryExpires, "0"), code: podidentity.CodeIncompleteSignature, message: "X-Amz-Expires should be a positive number"},
-		{name: "duplicate expiry", q: append(with("", ""), queryParam{queryExpires, "60"}), code: podidentity.CodeIncompleteSignature, message: "'X-Amz-Expires' must appear only once"},
+		{name: "zero expiry", q: with(queryExpires, "0"), code: IncompleteSignature, message: "X-Amz-Expires should be a positive number"},
+		{name: "duplicate expiry", q: append(with("", ""), queryParam{queryExpires, "60"}), code: IncompleteSignature, message: "'X-Amz-Expires' must appear only once"},
 		{name: "a week", q: with(queryExpires, "604800"), expires: 7 * 24 * time.Hour},
-		{name: "more than a week", q: with(queryExpires, "604801"), code: podidentity.CodeIncompleteSignature, message: "X-Amz-Expires must be less than a week (in seconds) that is 604800"},
-		{name: "negative expiry", q: with(queryExpires, "-1"), code: podidentity.CodeIncompleteSignature, message: "X-Amz-Expires should be a positive number"},
-		{name: "non-numeric expiry", q: with(queryExpires, "1m"), code: podidentity.CodeIncompleteSignature, message: "X-Amz-Expires should be a positive number"},
-		{name: "huge expiry", q: with(queryExpires, "99999999999999999999999"), code: podidentity.CodeIncompleteSignature},
-		{name: "missing credential", q: with(queryCredential, "<absent>"), code: podidentity.CodeIncompleteSignature, message: "AWS query-string parameters must include 'X-Amz-Credential'. Re-examine the query-string parameters."},
-		{name: "missing signature", q: with(querySignature, "<absent>"), code: podidentity.CodeIncompleteSignature, message: "'X-Amz-Signature'"},
-		{name: "missing date", q: with(queryDate, "<absent>"), code: podidentity.CodeIncompleteSignature, message: "'X-Amz-Date'"},
-		{name: "missing signed headers", q: with(querySignedHeaders, "<absent>"), code: podidentity.CodeIncompleteSignature, message: "'X-Amz-SignedHeaders'"},
-		{name: "missing algorithm", q: with(queryAlgorithm, "<absent>"), code: podidentity.CodeIncompleteSignature, message: "'X-Amz-Algorithm'"},
-		{name: "wrong algorithm", q: with(queryAlgorithm, "AWS4-HMAC-SHA1"), code: podidentity.CodeIncompleteSignature, message: `X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`},
-		{name: "duplicate date", q: append(with("", ""), queryParam{queryDate, "20231102T000001Z"}), code: podidentity.CodeIncompleteSignature, message: "'X-Amz-Date' must appear only once"},
-		{name: "bad credential", q: with(queryCredential, "AKIDEXAMPLE/20231102/us-west-2/sts"), code: podidentity.CodeIncompleteSignature, message: "5 slash-delimited"},
-		{name: "host not signed", q: with(querySignedHeaders, "x-k8s-aws-id"), code: podidentity.CodeIncompleteSignature, message: "'Host'"},
+		{name: "more than a week", q: with(queryExpires, "604801"), code: IncompleteSignature, message: "X-Amz-Expires must be less than a week (in seconds) that is 604800"},
+		{name: "negative expiry", q: with(queryExpires, "-1"), code: IncompleteSignature, message: "X-Amz-Expires should be a positive number"},
+		{name: "non-numeric expiry", q: with(queryExpires, "1m"), code: IncompleteSignature, message: "X-Amz-Expires should be a positive number"},
+		{name: "huge expiry", q: with(queryExpires, "99999999999999999999999"), code: IncompleteSignature},
+		{name: "missing credential", q: with(queryCredential, "<absent>"), code: IncompleteSignature, message: "AWS query-string parameters must include 'X-Amz-Credential'. Re-examine the query-string parameters."},
+		{name: "missing signature", q: with(querySignature, "<absent>"), code: IncompleteSignature, message: "'X-Amz-Signature'"},
+		{name: "missing date", q: with(queryDate, "<absent>"), code: IncompleteSignature, message: "'X-Amz-Date'"},
+		{name: "missing signed headers", q: with(querySignedHeaders, "<absent>"), code: IncompleteSignature, message: "'X-Amz-SignedHeaders'"},
+		{name: "missing algorithm", q: with(queryAlgorithm, "<absent>"), code: IncompleteSignature, message: "'X-Amz-Algorithm'"},
+		{name: "wrong algorithm", q: with(queryAlgorithm, "AWS4-HMAC-SHA1"), code: IncompleteSignature, message: `X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`},
+		{name: "duplicate date", q: append(with("", ""), queryParam{queryDate, "20231102T000001Z"}), code: IncompleteSignature, message: "'X-Amz-Date' must appear only once"},
+		{name: "bad credential", q: with(queryCredential, "AKIDEXAMPLE/20231102/us-west-2/sts"), code: IncompleteSignature, message: "5 slash-delimited"},
+		{name: "host not signed", q: with(querySignedHeaders, "x-k8s-aws-id"), code: IncompleteSignature, message: "'Host'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,7 +174,7 @@ func TestParseAmzDate(t *testing.T) {
 	for _, tt := range tests {
 		got, err := parseAmzDate(tt.in)
 		if tt.want.IsZero() {
-			checkErr(t, err, podidentity.CodeIncompleteSignature, "Date must be in ISO-8601 'basic format'.")
+			checkErr(t, err, IncompleteSignature, "Date must be in ISO-8601 'basic format'.")
 			continue
 		}
 		if err != nil || !got.Equal(tt.want) {
@@ -189,7 +188,7 @@ func TestHeaderDate(t *testing.T) {
 		name    string
 		h       http.Header
 		amzDate string
-		code    podidentity.Code
+		code    Kind
 		message string
 	}{
 		{name: "x-amz-date", h: http.Header{"X-Amz-Date": {"20231102T030405Z"}}, amzDate: "20231102T030405Z"},
@@ -198,10 +197,10 @@ func TestHeaderDate(t *testing.T) {
 		{name: "botocore's rfc 2822 date", h: http.Header{"Date": {"Thu, 02 Nov 2023 03:04:05 -0000"}}, amzDate: "20231102T030405Z"},
 		{name: "numeric zone", h: http.Header{"Date": {"Thu, 02 Nov 2023 05:04:05 +0200"}}, amzDate: "20231102T030405Z"},
 		{name: "rfc 850 date", h: http.Header{"Date": {"Thursday, 02-Nov-23 03:04:05 GMT"}}, amzDate: "20231102T030405Z"},
-		{name: "neither", h: http.Header{}, code: podidentity.CodeIncompleteSignature, message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."},
-		{name: "bad x-amz-date", h: http.Header{"X-Amz-Date": {"yesterday"}}, code: podidentity.CodeIncompleteSignature, message: "Got 'yesterday'"},
-		{name: "bad date", h: http.Header{"Date": {"yesterday"}}, code: podidentity.CodeIncompleteSignature},
-		{name: "two x-amz-dates", h: http.Header{"X-Amz-Date": {"20231102T030405Z", "20231102T030406Z"}}, code: podidentity.CodeIncompleteSignature},
+		{name: "neither", h: http.Header{}, code: IncompleteSignature, message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."},
+		{name: "bad x-amz-date", h: http.Header{"X-Amz-Date": {"yesterday"}}, code: IncompleteSignature, message: "Got 'yesterday'"},
+		{name: "bad date", h: http.Header{"Date": {"yesterday"}}, code: IncompleteSignature},
+		{name: "two x-amz-dates", h: http.Header{"X-Amz-Date": {"20231102T030405Z", "20231102T030406Z"}}, code: IncompleteSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,12 +231,12 @@ func TestDecodeSignature(t *testing.T) {
 
 // checkErr fails t unless err has the wanted code ("" for no error) and
 // its message contains message.
-func checkErr(t *testing.T, err error, code podidentity.Code, message string) {
+func checkErr(t *testing.T, err error, code Kind, message string) {
 	t.Helper()
 	if got := codeOf(t, err); got != code {
 		t.Fatalf("error = %v, want code %q", err, code)
 	}
-	if err != nil && !strings.Contains(podidentity.ErrorMessage(err), message) {
-		t.Errorf("message %q does not contain %q", podidentity.ErrorMessage(err), message)
+	if err != nil && !strings.Contains(messageOf(err), message) {
+		t.Errorf("message %q does not contain %q", messageOf(err), message)
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // These tests sign with aws-sdk-go-v2's signer, send the request over a
@@ -248,14 +247,14 @@ func TestVerifyTampering(t *testing.T) {
 		sign    func(*sdkRequest)
 		after   func(*http.Request)
 		verify  func(*Verifier)
-		code    podidentity.Code
+		code    Kind
 		message string
 	}{
 		{name: "untouched"},
 		{
 			name:  "body",
 			after: func(r *http.Request) { setBody(r, `{"serviceAccount":"adm"}`) },
-			code:  podidentity.CodeSignatureMismatch, message: msgSignatureMismatch,
+			code:  SignatureMismatch, message: msgSignatureMismatch,
 		},
 		{
 			// A body nobody signed could be swapped on the way, so it is
@@ -265,91 +264,91 @@ func TestVerifyTampering(t *testing.T) {
 				sr.hash = unsignedPayload
 				sr.headers = http.Header{"X-Amz-Content-Sha256": {unsignedPayload}, "X-Custom": {"signed"}}
 			},
-			code:    podidentity.CodeSignatureMismatch,
+			code:    SignatureMismatch,
 			message: "x-amz-content-sha256 UNSIGNED-PAYLOAD is accepted only for requests without a body; sign the SHA-256 of the body.",
 		},
 		{
 			name:  "path",
 			after: func(r *http.Request) { r.URL.Path = "/clusters/prod/pod-identity-associations" },
-			code:  podidentity.CodeSignatureMismatch, message: msgSignatureMismatch,
+			code:  SignatureMismatch, message: msgSignatureMismatch,
 		},
 		{
 			name:  "path escaping",
 			sign:  func(sr *sdkRequest) { sr.target = "/tags/" + demoARNEscaped },
 			after: func(r *http.Request) { r.URL.RawPath = "/tags/" + strings.ReplaceAll(demoARNEscaped, "%3A", ":") },
-			code:  podidentity.CodeSignatureMismatch,
+			code:  SignatureMismatch,
 		},
 		{
 			name:  "query value",
 			after: func(r *http.Request) { r.URL.RawQuery = "namespace=kube-system" },
-			code:  podidentity.CodeSignatureMismatch,
+			code:  SignatureMismatch,
 		},
 		{
 			name:  "query parameter added",
 			after: func(r *http.Request) { r.URL.RawQuery += "&maxResults=1" },
-			code:  podidentity.CodeSignatureMismatch,
+			code:  SignatureMismatch,
 		},
 		{
 			name:  "method",
 			after: func(r *http.Request) { r.Method = "PUT" },
-			code:  podidentity.CodeSignatureMismatch,
+			code:  SignatureMismatch,
 		},
 		{
 			name:  "signed header",
 			after: func(r *http.Request) { r.Header.Set("X-Custom", "changed") },
-			code:  podidentity.CodeSignatureMismatch,
+			code:  SignatureMismatch,
 		},
 		{
 			name:  "signed header removed",
 			after: func(r *http.Request) { r.Header.Del("X-Custom") },
-			code:  podidentity.CodeSignatureMismatch,
+			code:  SignatureMismatch,
 		},
 		{
 			name:  "host",
 			after: func(r *http.Request) { r.Host = "eks.attacker.example" },
-			code:  podidentity.CodeSignatureMismatch,
+			code:  SignatureMismatch,
 		},
 		{
 			name:  "date within the skew",
 			after: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20231102T000001Z") },
-			code:  podidentity.CodeSignatureMismatch,
+			code:  SignatureMismatch,
 		},
 		{
 			name:  "date on another day than the scope",
 			after: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20231101T235959Z") },
-			code:  podidentity.CodeSignatureMismatch, message: "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20231102' != '20231101', from '20231101T235959Z'.",
+			code:  SignatureMismatch, message: "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20231102' != '20231101', from '20231101T235959Z'.",
 		},
 		{
 			name:  "session token swapped",
 			after: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "another-token") },
-			code:  podidentity.CodeUnrecognizedClient, message: "The security token included in the request is invalid.",
+			code:  UnrecognizedClient, message: "The security token included in the request is invalid.",
 		},
 		{
 			name:   "session token swapped, lookup ignores tokens",
 			after:  func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "another-token") },
 			verify: func(v *Verifier) { v.Lookup = ignoreToken(v.Lookup) },
-			code:   podidentity.CodeSignatureMismatch,
+			code:   SignatureMismatch,
 		},
 		{
 			name: "wrong secret",
 			sign: func(sr *sdkRequest) { sr.creds.SecretAccessKey = "not-the-secret" },
-			code: podidentity.CodeSignatureMismatch, message: msgSignatureMismatch,
+			code: SignatureMismatch, message: msgSignatureMismatch,
 		},
 		{
 			name: "unknown access key",
 			sign: func(sr *sdkRequest) { sr.creds = aws.Credentials{AccessKeyID: "AKIAUNKNOWN", SecretAccessKey: "x"} },
-			code: podidentity.CodeUnrecognizedClient, message: "The security token included in the request is invalid.",
+			code: UnrecognizedClient, message: "The security token included in the request is invalid.",
 		},
 		{
 			name: "wrong service",
 			sign: func(sr *sdkRequest) { sr.service = "sts" },
-			code: podidentity.CodeSignatureMismatch, message: "Credential should be scoped to correct service: 'eks'.",
+			code: SignatureMismatch, message: "Credential should be scoped to correct service: 'eks'.",
 		},
 		{
 			name:   "wrong region",
 			sign:   func(sr *sdkRequest) { sr.region = "us-east-1" },
 			verify: func(v *Verifier) { v.Regions = []string{"us-west-2", "eu-west-1"} },
-			code:   podidentity.CodeSignatureMismatch, message: "Credential should be scoped to a valid region, not 'us-east-1'.",
+			code:   SignatureMismatch, message: "Credential should be scoped to a valid region, not 'us-east-1'.",
 		},
 		{
 			name:   "region in the list",
@@ -359,30 +358,30 @@ func TestVerifyTampering(t *testing.T) {
 		{
 			name: "signed too long ago",
 			sign: func(sr *sdkRequest) { sr.at = signedAt.Add(-16 * time.Minute) },
-			code: podidentity.CodeRequestExpired, message: "Signature expired: 20231101T234400Z is now earlier than 20231101T234500Z (20231102T000000Z - 15 min.)",
+			code: RequestExpired, message: "Signature expired: 20231101T234400Z is now earlier than 20231101T234500Z (20231102T000000Z - 15 min.)",
 		},
 		{
 			name: "signed in the future",
 			sign: func(sr *sdkRequest) { sr.at = signedAt.Add(16 * time.Minute) },
-			code: podidentity.CodeRequestExpired, message: "Signature not yet current: 20231102T001600Z is still later than 20231102T001500Z (20231102T000000Z + 15 min.)",
+			code: RequestExpired, message: "Signature not yet current: 20231102T001600Z is still later than 20231102T001500Z (20231102T000000Z + 15 min.)",
 		},
 		{
 			name:   "shorter skew",
 			sign:   func(sr *sdkRequest) { sr.at = signedAt.Add(-90 * time.Second) },
 			verify: func(v *Verifier) { v.MaxSkew = time.Minute },
-			code:   podidentity.CodeRequestExpired, message: "(20231102T000000Z - 1 min.)",
+			code:   RequestExpired, message: "(20231102T000000Z - 1 min.)",
 		},
 		{
 			name:  "no authorization",
 			after: func(r *http.Request) { r.Header.Del("Authorization") },
-			code:  podidentity.CodeMissingAuth, message: "Request is missing Authentication Token",
+			code:  MissingAuth, message: "Request is missing Authentication Token",
 		},
 		{
 			name: "host removed from signed headers",
 			after: func(r *http.Request) {
 				r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";host;", ";", 1))
 			},
-			code: podidentity.CodeIncompleteSignature, message: "'Host' or ':authority' must be a 'SignedHeader'",
+			code: IncompleteSignature, message: "'Host' or ':authority' must be a 'SignedHeader'",
 		},
 		{
 			name: "unsigned header added",
@@ -392,26 +391,26 @@ func TestVerifyTampering(t *testing.T) {
 		{
 			name:  "content hash header for another body",
 			after: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", payloadHash([]byte("other"))) },
-			code:  podidentity.CodeSignatureMismatch, message: "The provided 'x-amz-content-sha256' header does not match what was computed.",
+			code:  SignatureMismatch, message: "The provided 'x-amz-content-sha256' header does not match what was computed.",
 		},
 		{
 			name:  "malformed content hash header",
 			after: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") },
-			code:  podidentity.CodeIncompleteSignature,
+			code:  IncompleteSignature,
 		},
 		{
 			name:  "both header and query authentication",
 			after: func(r *http.Request) { r.URL.RawQuery += "&X-Amz-Signature=" + goodSig },
-			code:  podidentity.CodeIncompleteSignature, message: "Only one auth mechanism allowed",
+			code:  IncompleteSignature, message: "Only one auth mechanism allowed",
 		},
 		{
 			name: "lookup failure passes through",
 			verify: func(v *Verifier) {
 				v.Lookup = func(context.Context, string, string) (string, any, error) {
-					return "", nil, &podidentity.Error{Code: podidentity.CodeExpiredSessionToken, Message: "The security token included in the request is expired"}
+					return "", nil, &Error{Kind: ExpiredSessionToken, Message: "The security token included in the request is expired"}
 				}
 			},
-			code: podidentity.CodeExpiredSessionToken, message: "The security token included in the request is expired",
+			code: ExpiredSessionToken, message: "The security token included in the request is expired",
 		},
 		{
 			name: "lookup crash is internal",
@@ -420,7 +419,7 @@ func TestVerifyTampering(t *testing.T) {
 					return "", nil, errors.New("database is down")
 				}
 			},
-			code: podidentity.CodeInternal, message: "an internal error occurred",
+			code: notRefused, message: "an internal error occurred",
 		},
 	}
 	for _, tt := range tests {
@@ -446,7 +445,7 @@ func TestVerifyTampering(t *testing.T) {
 			if got.Err == nil {
 				return
 			}
-			msg := podidentity.ErrorMessage(got.Err)
+			msg := messageOf(got.Err)
 			if !strings.Contains(msg, tt.message) {
 				t.Errorf("message %q does not contain %q", msg, tt.message)
 			}
@@ -480,7 +479,7 @@ func TestMismatchDebug(t *testing.T) {
 	good := req.Header.Get("Authorization")
 	req.Header.Set("Authorization", flipLastHex(good))
 	_, got := send(t, srv, req)
-	if codeOf(t, got.Err) != podidentity.CodeSignatureMismatch {
+	if codeOf(t, got.Err) != SignatureMismatch {
 		t.Fatalf("Verify error = %v, want a mismatch", got.Err)
 	}
 	detail := got.Err.Error()
@@ -534,50 +533,50 @@ func TestVerifyPresigned(t *testing.T) {
 		expires string
 		now     time.Time
 		edit    func(u string, hdr http.Header) string
-		code    podidentity.Code
+		code    Kind
 		message string
 	}{
 		{name: "session token, hashed empty payload", creds: tempCreds, hash: payloadHash(nil), expires: "60"},
 		{name: "unsigned payload", creds: longTermCreds, hash: unsignedPayload, expires: "60"},
 		{name: "no X-Amz-Expires, within the skew", creds: tempCreds, hash: payloadHash(nil), now: signedAt.Add(14 * time.Minute)},
-		{name: "no X-Amz-Expires, beyond the skew", creds: tempCreds, hash: payloadHash(nil), now: signedAt.Add(16 * time.Minute), code: podidentity.CodeRequestExpired},
+		{name: "no X-Amz-Expires, beyond the skew", creds: tempCreds, hash: payloadHash(nil), now: signedAt.Add(16 * time.Minute), code: RequestExpired},
 		{name: "at expiry", creds: tempCreds, hash: payloadHash(nil), expires: "60", now: signedAt.Add(60 * time.Second)},
-		{name: "expired", creds: tempCreds, hash: payloadHash(nil), expires: "60", now: signedAt.Add(61 * time.Second), code: podidentity.CodeRequestExpired, message: "Request has expired"},
+		{name: "expired", creds: tempCreds, hash: payloadHash(nil), expires: "60", now: signedAt.Add(61 * time.Second), code: RequestExpired, message: "Request has expired"},
 		{name: "long expiry outlives the skew", creds: tempCreds, hash: payloadHash(nil), expires: "3600", now: signedAt.Add(59 * time.Minute)},
-		{name: "not yet valid", creds: tempCreds, hash: payloadHash(nil), expires: "60", now: signedAt.Add(-16 * time.Minute), code: podidentity.CodeRequestExpired, message: "Signature not yet current"},
+		{name: "not yet valid", creds: tempCreds, hash: payloadHash(nil), expires: "60", now: signedAt.Add(-16 * time.Minute), code: RequestExpired, message: "Signature not yet current"},
 		{
 			name: "query parameter added", creds: tempCreds, hash: payloadHash(nil), expires: "60",
 			edit: func(u string, _ http.Header) string { return u + "&DurationSeconds=900" },
-			code: podidentity.CodeSignatureMismatch,
+			code: SignatureMismatch,
 		},
 		{
 			name: "expiry extended", creds: tempCreds, hash: payloadHash(nil), expires: "60",
 			edit: func(u string, _ http.Header) string {
 				return strings.Replace(u, "X-Amz-Expires=60", "X-Amz-Expires=3600", 1)
 			},
-			code: podidentity.CodeSignatureMismatch,
+			code: SignatureMismatch,
 		},
 		{
 			name: "signed header changed", creds: tempCreds, hash: payloadHash(nil), expires: "60",
 			edit: func(u string, hdr http.Header) string { hdr.Set("X-K8s-Aws-Id", "prod"); return u },
-			code: podidentity.CodeSignatureMismatch,
+			code: SignatureMismatch,
 		},
 		{
 			name: "token swapped", creds: tempCreds, hash: payloadHash(nil), expires: "60",
 			edit: func(u string, _ http.Header) string {
 				return strings.Replace(u, "X-Amz-Security-Token="+url.QueryEscape(testToken), "X-Amz-Security-Token=other", 1)
 			},
-			code: podidentity.CodeUnrecognizedClient,
+			code: UnrecognizedClient,
 		},
 		{
 			name: "signature removed", creds: tempCreds, hash: payloadHash(nil), expires: "60",
 			edit: func(u string, _ http.Header) string { return u[:strings.Index(u, "&X-Amz-Signature=")] },
-			code: podidentity.CodeIncompleteSignature, message: "'X-Amz-Signature'",
+			code: IncompleteSignature, message: "'X-Amz-Signature'",
 		},
 		{
 			name: "signature truncated", creds: tempCreds, hash: payloadHash(nil), expires: "60",
 			edit: func(u string, _ http.Header) string { return u[:len(u)-1] },
-			code: podidentity.CodeSignatureMismatch,
+			code: SignatureMismatch,
 		},
 	}
 	for _, tt := range tests {
@@ -639,14 +638,14 @@ func TestPresignedUnsignedPayloadHasNoBody(t *testing.T) {
 	if got := post(t, unsigned, "", nil); got.Err != nil {
 		t.Errorf("UNSIGNED-PAYLOAD without a body: %v", got.Err)
 	}
-	checkErr(t, post(t, unsigned, body, nil).Err, podidentity.CodeSignatureMismatch, "")
-	checkErr(t, post(t, unsigned, body, http.Header{"X-Amz-Content-Sha256": {unsignedPayload}}).Err, podidentity.CodeSignatureMismatch, "UNSIGNED-PAYLOAD is accepted only for requests without a body")
+	checkErr(t, post(t, unsigned, body, nil).Err, SignatureMismatch, "")
+	checkErr(t, post(t, unsigned, body, http.Header{"X-Amz-Content-Sha256": {unsignedPayload}}).Err, SignatureMismatch, "UNSIGNED-PAYLOAD is accepted only for requests without a body")
 	// A presigned URL that signs its body's hash takes that body only.
 	hashed := presignPOST(t, payloadHash([]byte(body)))
 	if got := post(t, hashed, body, nil); got.Err != nil {
 		t.Errorf("presigned with the body's hash: %v", got.Err)
 	}
-	checkErr(t, post(t, hashed, body+"&DurationSeconds=43200", nil).Err, podidentity.CodeSignatureMismatch, "")
+	checkErr(t, post(t, hashed, body+"&DurationSeconds=43200", nil).Err, SignatureMismatch, "")
 }
 
 // TestSDKClients drives the generated EKS and STS clients, with all their
@@ -760,7 +759,7 @@ func TestVerifyRotatedSecret(t *testing.T) {
 		t.Fatalf("first secret: %v", err)
 	}
 	secret = "second"
-	if err := verify("first"); codeOf(t, err) != podidentity.CodeSignatureMismatch {
+	if err := verify("first"); codeOf(t, err) != SignatureMismatch {
 		t.Errorf("old secret after rotation: %v, want a mismatch", err)
 	}
 	if err := verify("second"); err != nil {

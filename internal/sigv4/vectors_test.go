@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // TestAWSTestSuiteVectors verifies requests from AWS's published SigV4 test
@@ -89,7 +87,7 @@ func TestAWSTestSuiteVectors(t *testing.T) {
 			}
 			// One flipped hex digit of the signature must fail.
 			r.Header.Set("Authorization", flipLastHex(r.Header.Get("Authorization")))
-			if _, err := v.Verify(context.Background(), r, body, "service"); codeOf(t, err) != podidentity.CodeSignatureMismatch {
+			if _, err := v.Verify(context.Background(), r, body, "service"); codeOf(t, err) != SignatureMismatch {
 				t.Errorf("Verify with a flipped signature = %v, want signature_mismatch", err)
 			}
 		})
@@ -113,23 +111,23 @@ func TestVerifyRawRequests(t *testing.T) {
 	tests := []struct {
 		name    string
 		raw     string
-		code    podidentity.Code
+		code    Kind
 		message string
 	}{
-		{name: "nothing", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\n\r\n", code: podidentity.CodeMissingAuth, message: "Request is missing Authentication Token"},
-		{name: "empty authorization", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nAuthorization: \r\n\r\n", code: podidentity.CodeMissingAuth},
-		{name: "bad query without auth", raw: "GET /clusters?a=%zz HTTP/1.1\r\nHost: h\r\n\r\n", code: podidentity.CodeMissingAuth},
-		{name: "bad query with auth", raw: "GET /clusters?a=%zz HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\n" + authz + "\r\n", code: podidentity.CodeIncompleteSignature, message: "percent-encoded"},
-		{name: "two authorization headers", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\n" + authz + authz + "\r\n", code: podidentity.CodeIncompleteSignature, message: "Only one Authorization header"},
-		{name: "no date", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\n" + authz + "\r\n", code: podidentity.CodeIncompleteSignature, message: "requires existence of either a 'X-Amz-Date' or a 'Date' header"},
-		{name: "malformed date", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 2023-11-02T00:00:00Z\r\n" + authz + "\r\n", code: podidentity.CodeIncompleteSignature, message: "ISO-8601 'basic format'"},
-		{name: "two session tokens", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\nX-Amz-Security-Token: a\r\nX-Amz-Security-Token: b\r\n" + authz + "\r\n", code: podidentity.CodeIncompleteSignature},
-		{name: "two content hashes", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n" + authz + "\r\n", code: podidentity.CodeIncompleteSignature},
-		{name: "malformed signature", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\n" + strings.Replace(authz, goodSig, "xyz", 1) + "\r\n", code: podidentity.CodeSignatureMismatch, message: msgSignatureMismatch},
-		{name: "presigned without date", raw: "GET /?" + presigned + " HTTP/1.1\r\nHost: h\r\n\r\n", code: podidentity.CodeIncompleteSignature, message: "must include 'X-Amz-Date'"},
-		{name: "presigned with malformed date", raw: "GET /?" + presigned + "&X-Amz-Date=yesterday HTTP/1.1\r\nHost: h\r\n\r\n", code: podidentity.CodeIncompleteSignature, message: "Got 'yesterday'"},
-		{name: "presigned, signature only", raw: "GET /?X-Amz-Signature=" + goodSig + " HTTP/1.1\r\nHost: h\r\n\r\n", code: podidentity.CodeIncompleteSignature, message: "must include 'X-Amz-Algorithm'"},
-		{name: "presigned with wrong signature", raw: "GET /?" + presigned + "&X-Amz-Date=20231102T000000Z HTTP/1.1\r\nHost: h\r\n\r\n", code: podidentity.CodeSignatureMismatch},
+		{name: "nothing", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\n\r\n", code: MissingAuth, message: "Request is missing Authentication Token"},
+		{name: "empty authorization", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nAuthorization: \r\n\r\n", code: MissingAuth},
+		{name: "bad query without auth", raw: "GET /clusters?a=%zz HTTP/1.1\r\nHost: h\r\n\r\n", code: MissingAuth},
+		{name: "bad query with auth", raw: "GET /clusters?a=%zz HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\n" + authz + "\r\n", code: IncompleteSignature, message: "percent-encoded"},
+		{name: "two authorization headers", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\n" + authz + authz + "\r\n", code: IncompleteSignature, message: "Only one Authorization header"},
+		{name: "no date", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\n" + authz + "\r\n", code: IncompleteSignature, message: "requires existence of either a 'X-Amz-Date' or a 'Date' header"},
+		{name: "malformed date", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 2023-11-02T00:00:00Z\r\n" + authz + "\r\n", code: IncompleteSignature, message: "ISO-8601 'basic format'"},
+		{name: "two session tokens", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\nX-Amz-Security-Token: a\r\nX-Amz-Security-Token: b\r\n" + authz + "\r\n", code: IncompleteSignature},
+		{name: "two content hashes", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n" + authz + "\r\n", code: IncompleteSignature},
+		{name: "malformed signature", raw: "GET /clusters HTTP/1.1\r\nHost: h\r\nX-Amz-Date: 20231102T000000Z\r\n" + strings.Replace(authz, goodSig, "xyz", 1) + "\r\n", code: SignatureMismatch, message: msgSignatureMismatch},
+		{name: "presigned without date", raw: "GET /?" + presigned + " HTTP/1.1\r\nHost: h\r\n\r\n", code: IncompleteSignature, message: "must include 'X-Amz-Date'"},
+		{name: "presigned with malformed date", raw: "GET /?" + presigned + "&X-Amz-Date=yesterday HTTP/1.1\r\nHost: h\r\n\r\n", code: IncompleteSignature, message: "Got 'yesterday'"},
+		{name: "presigned, signature only", raw: "GET /?X-Amz-Signature=" + goodSig + " HTTP/1.1\r\nHost: h\r\n\r\n", code: IncompleteSignature, message: "must include 'X-Amz-Algorithm'"},
+		{name: "presigned with wrong signature", raw: "GET /?" + presigned + "&X-Amz-Date=20231102T000000Z HTTP/1.1\r\nHost: h\r\n\r\n", code: SignatureMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +140,6 @@ func TestVerifyRawRequests(t *testing.T) {
 	t.Run("no lookup", func(t *testing.T) {
 		r, body := readRequest(t, "GET /clusters HTTP/1.1\r\nHost: h\r\n\r\n")
 		_, err := (&Verifier{}).Verify(context.Background(), r, body, "eks")
-		checkErr(t, err, podidentity.CodeInternal, "")
+		checkErr(t, err, notRefused, "")
 	})
 }

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
 // SecretLookup resolves an access key id (and the session token sent with
@@ -20,10 +18,10 @@ import (
 // back in Result.
 //
 // An unknown key is reported either by returning an empty secret with a nil
-// error, which Verify turns into CodeUnrecognizedClient with AWS's message,
-// or by returning a *podidentity.Error, which Verify passes through
-// unchanged (for example CodeExpiredSessionToken). Any other error is
-// treated as an internal failure.
+// error, which Verify turns into UnrecognizedClient with AWS's message, or
+// by returning an *Error, which Verify passes through unchanged (for
+// example ExpiredSessionToken). Any other error is returned wrapped, with
+// the access key for the logs; the caller treats it as the failure it is.
 type SecretLookup func(ctx context.Context, accessKeyID, sessionToken string) (secret string, principal any, err error)
 
 // DefaultMaxSkew is how far a request's signing time may be from the
@@ -80,7 +78,8 @@ type request struct {
 
 // Verify checks r's signature for the given service ("eks", "eks-auth",
 // "sts"). payload is the complete request body, already read by the caller;
-// nil means empty. Errors are *podidentity.Error with client-safe messages.
+// nil means empty. A request refused is an *Error with a client-safe
+// message; any other error is a failure of the server, not of the request.
 //
 // The path and query are taken from r.RequestURI, the bytes the client sent,
 // so middleware that rewrites r.URL does not break verification. Lookup runs
@@ -88,7 +87,7 @@ type request struct {
 // sees unauthenticated input and should be cheap and quiet.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, service string) (*Result, error) {
 	if v.Lookup == nil {
-		return nil, podidentity.Internal(errors.New("sigv4: Verifier.Lookup is nil"))
+		return nil, errors.New("sigv4: Verifier.Lookup is nil")
 	}
 	req, err := parseRequest(r)
 	if err != nil {
@@ -103,7 +102,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, 
 		return nil, errMismatchf("Credential should be scoped to correct service: '%s'.", service)
 	}
 	if len(v.Regions) > 0 && !slices.Contains(v.Regions, cred.region) {
-		return nil, errMismatchf("Credential should be scoped to a valid region, not '%s'.", quote(cred.region))
+		return nil, errWrongRegion(cred.region, v.Regions)
 	}
 	if err := v.checkTime(&req); err != nil {
 		return nil, err
@@ -114,10 +113,10 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, 
 
 	secret, principal, err := v.Lookup(ctx, cred.accessKeyID, req.sessionToken)
 	if err != nil {
-		if _, ok := errors.AsType[*podidentity.Error](err); ok {
+		if _, ok := errors.AsType[*Error](err); ok {
 			return nil, err
 		}
-		return nil, podidentity.Internal(fmt.Errorf("sigv4: looking up access key %s: %w", quote(cred.accessKeyID), err))
+		return nil, fmt.Errorf("sigv4: looking up access key %s: %w", quote(cred.accessKeyID), err)
 	}
 	if secret == "" {
 		if v.InsecureAcceptUnknownKeys != nil && req.sessionToken == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 // The fuzz corpus doubles as the token format's golden files: its valid
@@ -83,17 +84,17 @@ func goldenPrincipals() map[string]*podidentity.SessionPrincipal {
 // fail with ("" for the valid ones).
 func corpusSeeds(t testing.TB) map[string]struct {
 	token string
-	code  podidentity.Code
+	code  sigv4.Kind
 } {
 	iss := fuzzIssuer(t)
 	seeds := make(map[string]struct {
 		token string
-		code  podidentity.Code
+		code  sigv4.Kind
 	})
-	add := func(name, token string, code podidentity.Code) {
+	add := func(name, token string, code sigv4.Kind) {
 		seeds[name] = struct {
 			token string
-			code  podidentity.Code
+			code  sigv4.Kind
 		}{token, code}
 	}
 	golden := goldenPrincipals()
@@ -102,7 +103,7 @@ func corpusSeeds(t testing.TB) map[string]struct {
 		if err != nil {
 			t.Fatal(err)
 		}
-		add(name, tok, "")
+		add(name, tok, 0)
 	}
 	expired := *golden["valid-target-policy"]
 	expired.Expiration = fuzzNow.Add(-time.Second)
@@ -110,17 +111,17 @@ func corpusSeeds(t testing.TB) map[string]struct {
 	if err != nil {
 		t.Fatal(err)
 	}
-	add("expired", tok, podidentity.CodeExpiredSessionToken)
+	add("expired", tok, sigv4.ExpiredSessionToken)
 	other := fuzzIssuer(t, Key{ID: "other", Secret: bytes.Repeat([]byte{0x43}, SecretSize)})
 	if tok, err = other.Seal(golden["valid-typical"]); err != nil {
 		t.Fatal(err)
 	}
-	add("foreign-key", tok, podidentity.CodeInvalidSessionToken)
+	add("foreign-key", tok, sigv4.InvalidSessionToken)
 	typical, _ := iss.Seal(golden["valid-typical"])
-	add("truncated", typical[:len(typical)/2], podidentity.CodeInvalidSessionToken)
-	add("empty", "", podidentity.CodeInvalidSessionToken)
-	add("aws-token", "IQoJb3JpZ2luX2VjEDoaCXVzLWVhc3QtMSJHMEUCIQD+/=", podidentity.CodeInvalidSessionToken)
-	add("header-only", "AQRmdXp6", podidentity.CodeInvalidSessionToken)
+	add("truncated", typical[:len(typical)/2], sigv4.InvalidSessionToken)
+	add("empty", "", sigv4.InvalidSessionToken)
+	add("aws-token", "IQoJb3JpZ2luX2VjEDoaCXVzLWVhc3QtMSJHMEUCIQD+/=", sigv4.InvalidSessionToken)
+	add("header-only", "AQRmdXp6", sigv4.InvalidSessionToken)
 	return seeds
 }
 
@@ -160,8 +161,8 @@ func TestFuzzCorpus(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			p, err := iss.Open(token)
-			if s.code != "" {
-				if podidentity.ErrorCode(err) != s.code {
+			if s.code != 0 {
+				if sigv4.KindOf(err) != s.code {
 					t.Fatalf("Open(%s) error = %v, want code %s", name, err, s.code)
 				}
 				return
@@ -190,8 +191,8 @@ func FuzzOpen(f *testing.F) {
 			if p != nil {
 				t.Fatalf("Open returned a principal with error %v", err)
 			}
-			switch c := podidentity.ErrorCode(err); c {
-			case podidentity.CodeInvalidSessionToken, podidentity.CodeExpiredSessionToken:
+			switch c := sigv4.KindOf(err); c {
+			case sigv4.InvalidSessionToken, sigv4.ExpiredSessionToken:
 			default:
 				t.Fatalf("Open error code %s: %v", c, err)
 			}

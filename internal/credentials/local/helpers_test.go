@@ -10,6 +10,7 @@ import (
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/credentials/session"
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 // t0 has a fractional second on purpose: expirations must come out whole.
@@ -79,4 +80,21 @@ func wantCode(t testing.TB, err error, want podidentity.Code) {
 	if e.Code != want {
 		t.Fatalf("error code = %s (%v), want %s", e.Code, err, want)
 	}
+}
+
+// wantKind fails t unless err is a *sigv4.Error of the wanted kind: what
+// a SigV4 verifier passes through to the client.
+func wantKind(t testing.TB, err error, want sigv4.Kind) {
+	t.Helper()
+	if got := sigv4.KindOf(err); got != want {
+		t.Fatalf("error = %v (%T), want a *sigv4.Error of kind %s", err, err, want)
+	}
+}
+
+// refusal is the client-facing message of a *sigv4.Error, "" for others.
+func refusal(err error) string {
+	if e, ok := errors.AsType[*sigv4.Error](err); ok {
+		return e.Message
+	}
+	return ""
 }

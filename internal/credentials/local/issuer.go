@@ -13,6 +13,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/credentials/session"
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 // Config configures an Issuer.
@@ -179,8 +180,9 @@ func (i *Issuer) Seal(p *podidentity.SessionPrincipal) (string, error) {
 
 // Open returns the principal a session token carries. A token that is
 // malformed, altered, sealed with a key not in the keyring or too long
-// fails with CodeInvalidSessionToken; one whose expiration has been reached
-// fails with CodeExpiredSessionToken.
+// fails with sigv4.InvalidSessionToken; one whose expiration has been
+// reached fails with sigv4.ExpiredSessionToken, the errors a SigV4
+// verifier passes through to the client.
 func (i *Issuer) Open(token string) (*podidentity.SessionPrincipal, error) {
 	p, err := i.keys.openPrincipal(token)
 	if err != nil {
@@ -217,8 +219,8 @@ func (i *Issuer) Lookup(_ context.Context, accessKeyID, sessionToken string) (st
 // are valid strictly before it, as the SDKs assume when they refresh.
 func (i *Issuer) checkExpiry(p *podidentity.SessionPrincipal) error {
 	if now := i.now(); !now.Before(p.Expiration) {
-		return &podidentity.Error{
-			Code:    podidentity.CodeExpiredSessionToken,
+		return &sigv4.Error{
+			Kind:    sigv4.ExpiredSessionToken,
 			Message: msgExpiredToken,
 			Err:     fmt.Errorf("session token of access key %s expired at %s", p.AccessKeyID, p.Expiration.Format(time.RFC3339)),
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 var (
@@ -280,16 +281,16 @@ func TestLookup(t *testing.T) {
 		name        string
 		now         time.Time
 		key, token  string
-		wantCode    podidentity.Code
+		wantKind    sigv4.Kind
 		wantMessage string
 	}{
-		{"another credential's token", t0, creds.AccessKeyID, other.SessionToken, podidentity.CodeInvalidSessionToken, "The security token included in the request is invalid."},
-		{"no token", t0, creds.AccessKeyID, "", podidentity.CodeInvalidSessionToken, "The security token included in the request is invalid."},
-		{"empty access key", t0, "", creds.SessionToken, podidentity.CodeInvalidSessionToken, "The security token included in the request is invalid."},
-		{"garbage token", t0, creds.AccessKeyID, "xyz", podidentity.CodeInvalidSessionToken, "The security token included in the request is invalid."},
-		{"expired", creds.Expiration, creds.AccessKeyID, creds.SessionToken, podidentity.CodeExpiredSessionToken, "The security token included in the request is expired"},
+		{"another credential's token", t0, creds.AccessKeyID, other.SessionToken, sigv4.InvalidSessionToken, "The security token included in the request is invalid."},
+		{"no token", t0, creds.AccessKeyID, "", sigv4.InvalidSessionToken, "The security token included in the request is invalid."},
+		{"empty access key", t0, "", creds.SessionToken, sigv4.InvalidSessionToken, "The security token included in the request is invalid."},
+		{"garbage token", t0, creds.AccessKeyID, "xyz", sigv4.InvalidSessionToken, "The security token included in the request is invalid."},
+		{"expired", creds.Expiration, creds.AccessKeyID, creds.SessionToken, sigv4.ExpiredSessionToken, "The security token included in the request is expired"},
 		// A token moved to another key is invalid whether or not it expired.
-		{"expired and mismatched", creds.Expiration, creds.AccessKeyID, other.SessionToken, podidentity.CodeInvalidSessionToken, "The security token included in the request is invalid."},
+		{"expired and mismatched", creds.Expiration, creds.AccessKeyID, other.SessionToken, sigv4.InvalidSessionToken, "The security token included in the request is invalid."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,8 +299,8 @@ func TestLookup(t *testing.T) {
 			if secret != "" || p != nil {
 				t.Errorf("Lookup returned a secret or principal with error %v", err)
 			}
-			wantCode(t, err, tt.wantCode)
-			if msg := podidentity.ErrorMessage(err); msg != tt.wantMessage {
+			wantKind(t, err, tt.wantKind)
+			if msg := refusal(err); msg != tt.wantMessage {
 				t.Errorf("message = %q, want %q", msg, tt.wantMessage)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 // A session token is base64url (no padding) of
@@ -42,8 +43,8 @@ const (
 	msgExpiredToken = "The security token included in the request is expired"
 )
 
-func invalidToken(cause error) *podidentity.Error {
-	return &podidentity.Error{Code: podidentity.CodeInvalidSessionToken, Message: msgInvalidToken, Err: cause}
+func invalidToken(cause error) *sigv4.Error {
+	return &sigv4.Error{Kind: sigv4.InvalidSessionToken, Message: msgInvalidToken, Err: cause}
 }
 
 // errTokenTooLarge is what sealing a principal too big for MaxTokenLen
@@ -78,7 +79,7 @@ func (kr *Keyring) sealPrincipal(p *podidentity.SessionPrincipal, rnd io.Reader)
 }
 
 // openPrincipal authenticates and decodes a token. It does not look at the
-// expiration. Every failure is a CodeInvalidSessionToken *podidentity.Error
+// expiration. Every failure is a sigv4.InvalidSessionToken *sigv4.Error
 // whose Err says why, for logs; none quotes the token.
 func (kr *Keyring) openPrincipal(token string) (*podidentity.SessionPrincipal, error) {
 	if len(token) > MaxTokenLen {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 func TestSealOpenRoundTrip(t *testing.T) {
@@ -143,8 +144,8 @@ func TestRotation(t *testing.T) {
 				}
 				return
 			}
-			wantCode(t, err, podidentity.CodeInvalidSessionToken)
-			if msg := podidentity.ErrorMessage(err); msg != "The security token included in the request is invalid." {
+			wantKind(t, err, sigv4.InvalidSessionToken)
+			if msg := refusal(err); msg != "The security token included in the request is invalid." {
 				t.Errorf("message = %q", msg)
 			}
 		})
@@ -186,7 +187,7 @@ func TestTampering(t *testing.T) {
 					b := append([]byte(nil), raw...)
 					b[i] ^= bit
 					_, err := iss.Open(base64.RawURLEncoding.EncodeToString(b))
-					if podidentity.ErrorCode(err) != podidentity.CodeInvalidSessionToken {
+					if sigv4.KindOf(err) != sigv4.InvalidSessionToken {
 						t.Fatalf("byte %d ^ %#x: Open error = %v, want invalid session token", i, bit, err)
 					}
 				}
@@ -197,17 +198,17 @@ func TestTampering(t *testing.T) {
 		b := append([]byte(nil), raw...)
 		copy(b[2:hdr], "k2")
 		_, err := iss.Open(base64.RawURLEncoding.EncodeToString(b))
-		wantCode(t, err, podidentity.CodeInvalidSessionToken)
+		wantKind(t, err, sigv4.InvalidSessionToken)
 	})
 	t.Run("truncated and extended", func(t *testing.T) {
 		for n := range len(raw) {
-			if _, err := iss.Open(base64.RawURLEncoding.EncodeToString(raw[:n])); podidentity.ErrorCode(err) != podidentity.CodeInvalidSessionToken {
+			if _, err := iss.Open(base64.RawURLEncoding.EncodeToString(raw[:n])); sigv4.KindOf(err) != sigv4.InvalidSessionToken {
 				t.Fatalf("first %d bytes: Open error = %v", n, err)
 			}
 		}
 		long := append(append([]byte(nil), raw...), 0)
 		_, err := iss.Open(base64.RawURLEncoding.EncodeToString(long))
-		wantCode(t, err, podidentity.CodeInvalidSessionToken)
+		wantKind(t, err, sigv4.InvalidSessionToken)
 	})
 	t.Run("every character of the text", func(t *testing.T) {
 		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -215,7 +216,7 @@ func TestTampering(t *testing.T) {
 		for i := range len(tok) {
 			for _, c := range []byte{alphabet[(strings.IndexByte(alphabet, tok[i])+1)%64], '=', '+', ' '} {
 				mod := tok[:i] + string(c) + tok[i+1:]
-				if _, err := iss.Open(mod); podidentity.ErrorCode(err) != podidentity.CodeInvalidSessionToken {
+				if _, err := iss.Open(mod); sigv4.KindOf(err) != sigv4.InvalidSessionToken {
 					t.Fatalf("character %d changed to %q: Open error = %v", i, c, err)
 				}
 			}
@@ -254,7 +255,7 @@ func TestOpenGarbage(t *testing.T) {
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
 			_, err := iss.Open(in)
-			wantCode(t, err, podidentity.CodeInvalidSessionToken)
+			wantKind(t, err, sigv4.InvalidSessionToken)
 			if in != "" && len(in) > 8 && strings.Contains(err.Error(), in[:8]) {
 				t.Errorf("error %q quotes the token", err)
 			}
@@ -278,14 +279,14 @@ func TestExpiry(t *testing.T) {
 	tests := []struct {
 		name string
 		now  time.Time
-		want podidentity.Code // "" for success
+		want sigv4.Kind // 0 for success
 	}{
-		{"just issued", t0, ""},
-		{"long before the epoch of the token", t0.Add(-24 * time.Hour), ""},
-		{"one nanosecond before", wantExp.Add(-1), ""},
-		{"at the expiration", wantExp, podidentity.CodeExpiredSessionToken},
-		{"one nanosecond after", wantExp.Add(1), podidentity.CodeExpiredSessionToken},
-		{"a year after", wantExp.AddDate(1, 0, 0), podidentity.CodeExpiredSessionToken},
+		{"just issued", t0, 0},
+		{"long before the epoch of the token", t0.Add(-24 * time.Hour), 0},
+		{"one nanosecond before", wantExp.Add(-1), 0},
+		{"at the expiration", wantExp, sigv4.ExpiredSessionToken},
+		{"one nanosecond after", wantExp.Add(1), sigv4.ExpiredSessionToken},
+		{"a year after", wantExp.AddDate(1, 0, 0), sigv4.ExpiredSessionToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,14 +294,14 @@ func TestExpiry(t *testing.T) {
 			_, errOpen := iss.Open(creds.SessionToken)
 			_, _, errLookup := iss.Lookup(t.Context(), creds.AccessKeyID, creds.SessionToken)
 			for _, err := range []error{errOpen, errLookup} {
-				if tt.want == "" {
+				if tt.want == 0 {
 					if err != nil {
 						t.Fatalf("at %v: %v", tt.now, err)
 					}
 					continue
 				}
-				wantCode(t, err, tt.want)
-				if msg := podidentity.ErrorMessage(err); msg != "The security token included in the request is expired" {
+				wantKind(t, err, tt.want)
+				if msg := refusal(err); msg != "The security token included in the request is expired" {
 					t.Errorf("message = %q", msg)
 				}
 			}
