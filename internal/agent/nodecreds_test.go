@@ -25,7 +25,7 @@ import (
 // the node keys it knows and records which key signed the call for each
 // token.
 type signedBy struct {
-	verifier sigv4.Verifier
+	verifier sigv4.Verifier[string]
 	mu       sync.Mutex
 	byToken  map[string]string
 	refused  atomic.Int64
@@ -33,7 +33,7 @@ type signedBy struct {
 
 func newSignedBy(secrets map[string]string) *signedBy {
 	s := &signedBy{byToken: map[string]string{}}
-	s.verifier.Lookup = func(_ context.Context, key, _ string) (string, any, error) { return secrets[key], key, nil }
+	s.verifier.Lookup = func(_ context.Context, key, _ string) (string, string, error) { return secrets[key], key, nil }
 	return s
 }
 

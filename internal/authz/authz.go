@@ -10,13 +10,31 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/podidentity/podidentity/internal/iamglob"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/sigv4"
 )
+
+// Caller is an authenticated caller, what IAM calls the principal of a
+// request. Each kind of caller (a principal with a long-term key, a role
+// session this server minted, a pod presenting its token, ...) says who it
+// is and what it was granted, so that deciding, logging and answering
+// GetCallerIdentity need no list of kinds: a new kind implements Caller.
+type Caller interface {
+	// Identity is what STS GetCallerIdentity answers: the caller's ARN,
+	// its unique id and its account. The ARN names it in denials and logs.
+	Identity() (arn, userID, account string)
+	// Grants is what the caller may do, before any session policy.
+	Grants() []Grant
+	// SessionPolicy further limits a role session ("" when none): IAM
+	// allows an action only if a grant and the session policy both do.
+	SessionPolicy() string
+}
 
 // Principal is a caller with a long-term access key.
 type Principal struct {
@@ -45,6 +63,44 @@ type RoleGrant struct {
 	Grant   Grant
 }
 
+var _ Caller = (*Principal)(nil)
+
+func (p *Principal) Identity() (arn, userID, account string) {
+	return p.ARN, p.AccessKeyID, accountOf(p.ARN)
+}
+
+func (p *Principal) Grants() []Grant { return []Grant{p.Grant} }
+
+func (p *Principal) SessionPolicy() string { return "" }
+
+// roleSession is a role session this server minted, holding the grants of
+// every role grant its role matches.
+type roleSession struct {
+	*pi.SessionPrincipal
+	grants []Grant
+}
+
+func (s roleSession) Identity() (arn, userID, account string) {
+	return s.AssumedRoleARN, s.AssumedRoleID, s.AccountID
+}
+
+func (s roleSession) Grants() []Grant { return s.grants }
+
+func (s roleSession) SessionPolicy() string { return s.Policy }
+
+// SessionCaller is the caller of a role session this server minted: it may
+// do what the role grants matching its role allow, within its session
+// policy.
+func (p *Policy) SessionCaller(sp *pi.SessionPrincipal) Caller {
+	var grants []Grant
+	for _, r := range p.roles {
+		if iamglob.Match(r.RoleARN, sp.RoleARN) {
+			grants = append(grants, r.Grant)
+		}
+	}
+	return roleSession{SessionPrincipal: sp, grants: grants}
+}
+
 // SessionLookup opens credentials this server minted.
 type SessionLookup func(ctx context.Context, accessKeyID, sessionToken string) (string, *pi.SessionPrincipal, error)
 
@@ -71,7 +127,7 @@ func NewPolicy(principals []Principal, roles []RoleGrant, sessions SessionLookup
 // Lookup resolves the credentials a request was signed with, as the SigV4
 // verifier asks: a session token means credentials this server minted,
 // otherwise a configured principal. Unknown keys get an empty secret.
-func (p *Policy) Lookup(ctx context.Context, accessKeyID, sessionToken string) (string, any, error) {
+func (p *Policy) Lookup(ctx context.Context, accessKeyID, sessionToken string) (string, Caller, error) {
 	if sessionToken != "" {
 		if p.sessions == nil {
 			return "", nil, sigv4.Errorf(sigv4.InvalidSessionToken, "The security token included in the request is invalid.")
@@ -80,7 +136,7 @@ func (p *Policy) Lookup(ctx context.Context, accessKeyID, sessionToken string) (
 		if err != nil {
 			return "", nil, err
 		}
-		return secret, sp, nil
+		return secret, p.SessionCaller(sp), nil
 	}
 	pr, ok := p.principals[accessKeyID]
 	if !ok {
@@ -89,21 +145,21 @@ func (p *Policy) Lookup(ctx context.Context, accessKeyID, sessionToken string) (
 	return pr.SecretAccessKey, pr, nil
 }
 
-// Authorize reports whether principal may perform action on the resource.
+// Authorize reports whether caller may perform action on the resource.
 // cluster is the cluster the resource belongs to, "" for account-wide
 // actions such as ListClusters; resourceARN names it in the denial and is
 // what a session policy's Resource is matched against ("" means "*").
-func (p *Policy) Authorize(principal any, action, cluster, resourceARN string) error {
+func (p *Policy) Authorize(caller Caller, action, cluster, resourceARN string) error {
 	if resourceARN == "" {
 		resourceARN = "*"
 	}
-	return p.decide(principal, action, resourceARN, func(g Grant) bool { return g.allows(action, cluster) })
+	return p.decide(caller, action, resourceARN, func(g Grant) bool { return g.allows(action, cluster) })
 }
 
 // ActionPassRole is the IAM action of naming a role for others to assume.
 const ActionPassRole = "iam:PassRole"
 
-// AuthorizePassRole reports whether principal may name roleARN as an
+// AuthorizePassRole reports whether caller may name roleARN as an
 // association's role or target role. A role outside every grant's
 // PassRoles is denied as IAM denies iam:PassRole.
 //
@@ -111,30 +167,31 @@ const ActionPassRole = "iam:PassRole"
 // STS finds a role by account and name alone, ignoring the path, so
 // "role/team-a-x/Admin" is assumed as role Admin (whatever its real
 // path), yet matches the pattern "role/team-a-*" because '*' crosses '/'.
-func (p *Policy) AuthorizePassRole(principal any, roleARN string) error {
-	if err := p.authorizePassRole(principal, roleARN); err != nil {
+func (p *Policy) AuthorizePassRole(caller Caller, roleARN string) error {
+	if err := p.authorizePassRole(caller, roleARN); err != nil {
 		return err
 	}
 	if r, err := pi.ParseRoleARN("roleArn", roleARN); err == nil && r.Path != "/" {
-		return p.authorizePassRole(principal, "arn:"+r.Partition+":iam::"+r.AccountID+":role/"+r.Name)
+		return p.authorizePassRole(caller, "arn:"+r.Partition+":iam::"+r.AccountID+":role/"+r.Name)
 	}
 	return nil
 }
 
-func (p *Policy) authorizePassRole(principal any, roleARN string) error {
-	return p.decide(principal, ActionPassRole, clip(roleARN), func(g Grant) bool { return iamglob.MatchAny(g.PassRoles, roleARN) })
+func (p *Policy) authorizePassRole(caller Caller, roleARN string) error {
+	return p.decide(caller, ActionPassRole, clip(roleARN), func(g Grant) bool { return iamglob.MatchAny(g.PassRoles, roleARN) })
 }
 
 // decide applies IAM's order: an explicit Deny in the session policy, then
 // the grants, then the session policy's Allow statements.
-func (p *Policy) decide(principal any, action, resourceARN string, granted func(Grant) bool) error {
-	arn, grants, err := p.grants(principal)
-	if err != nil {
-		return err
+func (p *Policy) decide(caller Caller, action, resourceARN string, granted func(Grant) bool) error {
+	if caller == nil {
+		return pi.Internal(errors.New("authz: no caller to authorize"))
 	}
+	arn, _, _ := caller.Identity()
+	grants := caller.Grants()
 	v := verdictAllow
-	if sp, ok := principal.(*pi.SessionPrincipal); ok && sp.Policy != "" {
-		v = sessionVerdict(sp.Policy, action, resourceARN)
+	if policy := caller.SessionPolicy(); policy != "" {
+		v = sessionVerdict(policy, action, resourceARN)
 	}
 	if v == verdictExplicit {
 		return pi.Errorf(pi.CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a session policy", arn, action, resourceARN)
@@ -159,22 +216,6 @@ func sessionVerdict(doc, action, resourceARN string) verdict {
 	return sp.evaluate(action, resourceARN)
 }
 
-// grants returns who principal is and what it was granted.
-func (p *Policy) grants(principal any) (arn string, grants []Grant, err error) {
-	switch who := principal.(type) {
-	case *Principal:
-		return who.ARN, []Grant{who.Grant}, nil
-	case *pi.SessionPrincipal:
-		for _, r := range p.roles {
-			if iamglob.Match(r.RoleARN, who.RoleARN) {
-				grants = append(grants, r.Grant)
-			}
-		}
-		return who.AssumedRoleARN, grants, nil
-	}
-	return "", nil, pi.Internal(fmt.Errorf("authz: unknown principal type %T", principal))
-}
-
 func denied(arn, action, resourceARN string) error {
 	return pi.Errorf(pi.CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s", arn, action, resourceARN)
 }
@@ -193,4 +234,13 @@ func (g Grant) allows(action, cluster string) bool {
 		return false
 	}
 	return cluster == "" || iamglob.MatchAny(g.Clusters, cluster)
+}
+
+// accountOf is the account field of an ARN ("" when there is none).
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
 }

@@ -36,12 +36,12 @@ func TestPolicy(t *testing.T) {
 	if _, _, err := p.Lookup(ctx, "AKIAADMIN", "forged"); sigv4.KindOf(err) != sigv4.InvalidSessionToken {
 		t.Errorf("long-term key with a session token: %v", err)
 	}
-	if s, who, err := p.Lookup(ctx, "ASIAX", "tok"); s != "s3" || who != session || err != nil {
+	if s, who, err := p.Lookup(ctx, "ASIAX", "tok"); s != "s3" || err != nil || who.(roleSession).SessionPrincipal != session {
 		t.Errorf("session lookup: %q %v %v", s, who, err)
 	}
 
 	tests := []struct {
-		who             any
+		who             Caller
 		action, cluster string
 		ok              bool
 	}{
@@ -51,10 +51,10 @@ func TestPolicy(t *testing.T) {
 		{&node, "eks-auth:AssumeRoleForPodIdentity", "prod-eu", true},
 		{&node, "eks-auth:AssumeRoleForPodIdentity", "dev", false},
 		{&node, "eks:ListPodIdentityAssociations", "prod-eu", false},
-		{session, "eks:DescribePodIdentityAssociation", "dev", true},
-		{session, "eks:DescribePodIdentityAssociation", "prod", false},
-		{session, "eks:DeletePodIdentityAssociation", "dev", false},
-		{&pi.SessionPrincipal{RoleARN: "arn:aws:iam::111122223333:role/other", AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/other/s"}, "eks:DescribeCluster", "dev", false},
+		{p.SessionCaller(session), "eks:DescribePodIdentityAssociation", "dev", true},
+		{p.SessionCaller(session), "eks:DescribePodIdentityAssociation", "prod", false},
+		{p.SessionCaller(session), "eks:DeletePodIdentityAssociation", "dev", false},
+		{p.SessionCaller(&pi.SessionPrincipal{RoleARN: "arn:aws:iam::111122223333:role/other", AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/other/s"}), "eks:DescribeCluster", "dev", false},
 	}
 	for _, tc := range tests {
 		err := p.Authorize(tc.who, tc.action, tc.cluster, "arn:aws:eks:us-west-2:111122223333:cluster/"+tc.cluster)
@@ -82,7 +82,7 @@ func TestResourceNamesAreCaseSensitive(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		who             any
+		who             Caller
 		action, cluster string
 		ok              bool
 	}{
@@ -92,7 +92,7 @@ func TestResourceNamesAreCaseSensitive(t *testing.T) {
 		{&tenant, "eks:CreatePodIdentityAssociation", "Team-A", false},
 		{&tenant, "eks:ListPodIdentityAssociations", "team-b-eu", true},
 		{&tenant, "eks:ListPodIdentityAssociations", "TEAM-B-eu", false},
-		{ci, "eks:DescribeCluster", "team-a", false}, // role/ci-* does not grant role/CI-admin
+		{p.SessionCaller(ci), "eks:DescribeCluster", "team-a", false}, // role/ci-* does not grant role/CI-admin
 	}
 	for _, tc := range tests {
 		if err := p.Authorize(tc.who, tc.action, tc.cluster, "arn:aws:eks:us-west-2:111122223333:cluster/"+tc.cluster); (err == nil) != tc.ok {
@@ -114,7 +114,7 @@ func TestPassRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		who   any
+		who   Caller
 		role  string
 		ok    bool
 		named string // the resource a denial names, when not role
@@ -125,16 +125,16 @@ func TestPassRole(t *testing.T) {
 		{&tenant, "arn:aws:iam::111122223333:role/Admin", false, ""},
 		{&tenant, "arn:aws:iam::111122223333:role/TEAM-A-app", false, ""},
 		{&none, "arn:aws:iam::111122223333:role/team-a-app", false, ""},
-		{deployer, "arn:aws:iam::111122223333:role/app-1", true, ""},
-		{deployer, "arn:aws:iam::111122223333:role/app-10", false, ""},
+		{p.SessionCaller(deployer), "arn:aws:iam::111122223333:role/app-1", true, ""},
+		{p.SessionCaller(deployer), "arn:aws:iam::111122223333:role/app-10", false, ""},
 		// STS assumes a role by account and name, whatever path the ARN
 		// gives: a path that makes a pattern match ('*' crosses '/') must
 		// not pass a role the patterns do not name. The denial names the
 		// role STS would assume.
 		{&tenant, "arn:aws:iam::111122223333:role/team-a-x/Admin", false, "arn:aws:iam::111122223333:role/Admin"},
 		{&tenant, "arn:aws:iam::444455556666:role/team-a-target-x/Admin", false, "arn:aws:iam::444455556666:role/Admin"},
-		{deployer, "arn:aws:iam::111122223333:role/apps/Admin", false, "arn:aws:iam::111122223333:role/Admin"},
-		{deployer, "arn:aws:iam::111122223333:role/apps/app-1", true, ""},
+		{p.SessionCaller(deployer), "arn:aws:iam::111122223333:role/apps/Admin", false, "arn:aws:iam::111122223333:role/Admin"},
+		{p.SessionCaller(deployer), "arn:aws:iam::111122223333:role/apps/app-1", true, ""},
 		// Both forms must be passable, by one pattern or by two.
 		{&tenant, "arn:aws:iam::111122223333:role/teams/team-a-app", true, ""},
 		{&tenant, "arn:aws:iam::111122223333:role/other/team-a-app", false, ""},
@@ -151,5 +151,41 @@ func TestPassRole(t *testing.T) {
 		if err != nil && (pi.ErrorCode(err) != pi.CodeAccessDenied || !strings.HasSuffix(pi.ErrorMessage(err), " is not authorized to perform: iam:PassRole on resource: "+named)) {
 			t.Errorf("denial: %v", err)
 		}
+	}
+}
+
+// federated is a kind of caller authz does not define, as a later
+// feature might add: deciding must work from the Caller methods alone.
+type federated struct {
+	grants []Grant
+	policy string
+}
+
+func (federated) Identity() (string, string, string) {
+	return "arn:aws:sts::111122223333:federated-user/alice", "111122223333:alice", "111122223333"
+}
+func (f federated) Grants() []Grant       { return f.grants }
+func (f federated) SessionPolicy() string { return f.policy }
+
+func TestAnotherKindOfCaller(t *testing.T) {
+	p, err := NewPolicy(nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := federated{grants: []Grant{{Actions: []string{"eks:Describe*"}, Clusters: []string{"dev"}}}}
+	const dev = "arn:aws:eks:us-west-2:111122223333:cluster/dev"
+	if err := p.Authorize(who, "eks:DescribeCluster", "dev", dev); err != nil {
+		t.Errorf("granted action denied: %v", err)
+	}
+	err = p.Authorize(who, "eks:DeleteCluster", "dev", dev)
+	if want := "User: arn:aws:sts::111122223333:federated-user/alice is not authorized to perform: eks:DeleteCluster"; err == nil || !strings.Contains(pi.ErrorMessage(err), want) {
+		t.Errorf("ungranted action: %v; want a denial naming the caller", err)
+	}
+	who.policy = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"eks:*","Resource":"*"}]}`
+	if err := p.Authorize(who, "eks:DescribeCluster", "dev", dev); err == nil || !strings.Contains(pi.ErrorMessage(err), "explicit deny in a session policy") {
+		t.Errorf("session policy of a new kind of caller ignored: %v", err)
+	}
+	if err := p.Authorize(nil, "eks:DescribeCluster", "dev", dev); pi.ErrorCode(err) != pi.CodeInternal {
+		t.Errorf("no caller: %v, want an internal error", err)
 	}
 }

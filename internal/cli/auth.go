@@ -50,8 +50,8 @@ func roleGrants(cfg *config.File) []authz.RoleGrant {
 
 // devPrincipal is who any unknown access key is in --dev mode: allowed
 // everything, so the quickstart works with whatever keys are at hand.
-func devPrincipal(cfg *config.File) func(string) any {
-	return func(accessKeyID string) any {
+func devPrincipal(cfg *config.File) func(string) authz.Caller {
+	return func(accessKeyID string) authz.Caller {
 		return &authz.Principal{
 			ARN:         "arn:aws:iam::" + cfg.AccountID + ":user/dev",
 			AccessKeyID: accessKeyID,

@@ -133,7 +133,7 @@ func (m *devMinter) MintToken(_ context.Context, req server.DevTokenRequest) (st
 // credentialStack is everything AssumeRoleForPodIdentity and STS need.
 type credentialStack struct {
 	policy     *pi.CredentialPolicy
-	verifier   *sigv4.Verifier
+	verifier   *sigv4.Verifier[authz.Caller]
 	authz      *authz.Policy
 	minter     *devMinter
 	keysLoaded func(context.Context) error // every cluster's token keys, for /readyz
@@ -228,7 +228,7 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 	if err != nil {
 		return nil, err
 	}
-	verifier := &sigv4.Verifier{Regions: []string{cfg.Region}, Hosts: cfg.Hostnames, Lookup: policy.Lookup}
+	verifier := &sigv4.Verifier[authz.Caller]{Regions: []string{cfg.Region}, Hosts: cfg.Hostnames, Lookup: policy.Lookup}
 	if dev {
 		verifier.InsecureAcceptUnknownKeys = devPrincipal(cfg)
 	} else if len(callers) == 0 {

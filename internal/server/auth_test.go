@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/podidentity/podidentity/internal/authz"
+	"github.com/podidentity/podidentity/internal/sigv4"
 )
 
 func TestAuthentication(t *testing.T) {
@@ -217,5 +221,45 @@ func TestWrongRegionNamesServerRegion(t *testing.T) {
 	_, err = stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if !errors.As(err, &api) || api.ErrorCode() != "SignatureDoesNotMatch" || !strings.Contains(api.ErrorMessage(), want) {
 		t.Errorf("STS signed for eu-west-1: %v; want SignatureDoesNotMatch naming us-west-2", err)
+	}
+}
+
+// robot is a kind of caller the server does not know: GetCallerIdentity
+// and the access log must need nothing but the Caller interface.
+type robot struct{}
+
+func (robot) Identity() (string, string, string) {
+	return "arn:aws:iam::111122223333:robot/r2", "AIDAROBOT", "111122223333"
+}
+func (robot) Grants() []authz.Grant { return nil }
+func (robot) SessionPolicy() string { return "" }
+
+func TestAnotherKindOfCaller(t *testing.T) {
+	_, policy := testAuth(t)
+	verifier := &sigv4.Verifier[authz.Caller]{
+		Regions: []string{"us-west-2"},
+		Lookup: func(_ context.Context, key, _ string) (string, authz.Caller, error) {
+			if key == "AKIAROBOT" {
+				return "robot-secret", robot{}, nil
+			}
+			return "", nil, nil
+		},
+	}
+	e := newEnvAuth(t, verifier, policy)
+	client := sts.New(sts.Options{Region: "us-west-2", BaseEndpoint: aws.String(e.url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAROBOT", "robot-secret", "")})
+	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.Arn) != "arn:aws:iam::111122223333:robot/r2" || aws.ToString(out.UserId) != "AIDAROBOT" || aws.ToString(out.Account) != "111122223333" {
+		t.Errorf("GetCallerIdentity = %s %s %s", aws.ToString(out.Arn), aws.ToString(out.UserId), aws.ToString(out.Account))
+	}
+	// With no grants it may do nothing else.
+	_, err = eks.New(eks.Options{Region: "us-west-2", BaseEndpoint: aws.String(e.url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAROBOT", "robot-secret", "")}).ListClusters(ctx, &eks.ListClustersInput{})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "AccessDeniedException" || !strings.Contains(api.ErrorMessage(), "robot/r2") {
+		t.Errorf("ListClusters by a caller without grants: %v", err)
 	}
 }

@@ -119,7 +119,7 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error
 // clearing targetRoleArn is checked inside the update, which knows whether
 // there was a target).
 func (s *Server) authorizePassRoles(r *http.Request, roles ...*string) error {
-	who := principalFrom(r.Context())
+	who := callerFrom(r.Context())
 	for _, role := range roles {
 		if role == nil || *role == "" {
 			continue
@@ -138,7 +138,7 @@ func (s *Server) authorizePassRoles(r *http.Request, roles ...*string) error {
 // needs what changing the association does, eks:UpdatePodIdentityAssociation
 // on it and iam:PassRole on its roles, not only eks:TagResource.
 func (s *Server) authorizeSessionShape(r *http.Request) pi.ShapeCheck {
-	who := principalFrom(r.Context())
+	who := callerFrom(r.Context())
 	return func(a *pi.Association) error {
 		if err := s.authz.Authorize(who, "eks:UpdatePodIdentityAssociation", a.ClusterName, a.AssociationARN); err != nil {
 			return err
@@ -164,7 +164,7 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request) error
 	if err := s.authorizePassRoles(r, req.RoleARN, req.TargetRoleARN); err != nil {
 		return err
 	}
-	who := principalFrom(r.Context())
+	who := callerFrom(r.Context())
 	a, err := s.svc.UpdateAssociation(r.Context(), pi.UpdateAssociationInput{
 		// Clearing the target role passes the role: pods that got the
 		// target role's credentials through it get its own from now on.
@@ -270,7 +270,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
 	// ListClusters is authorized account-wide, as in IAM; the answer holds
 	// only the clusters the caller's grant for it covers, so that one
 	// tenant does not learn the others' cluster names.
-	who := principalFrom(r.Context())
+	who := callerFrom(r.Context())
 	visible := func(name string) bool {
 		return s.authz.Authorize(who, "eks:ListClusters", name, s.svc.ClusterARN(name)) == nil
 	}

@@ -4,25 +4,26 @@ import (
 	"context"
 
 	"github.com/podidentity/podidentity/internal/authz"
-	pi "github.com/podidentity/podidentity/internal/podidentity"
 )
 
-type principalKey struct{}
+type callerKey struct{}
 
-func withPrincipal(ctx context.Context, p any) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+func withCaller(ctx context.Context, c authz.Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
 }
 
-// principalFrom returns the authenticated caller of a request.
-func principalFrom(ctx context.Context) any { return ctx.Value(principalKey{}) }
+// callerFrom returns the authenticated caller of a request, nil for an
+// endpoint that needs none.
+func callerFrom(ctx context.Context) authz.Caller {
+	c, _ := ctx.Value(callerKey{}).(authz.Caller)
+	return c
+}
 
-// callerARN names a principal in logs; never a secret.
-func callerARN(p any) string {
-	switch who := p.(type) {
-	case *authz.Principal:
-		return who.ARN
-	case *pi.SessionPrincipal:
-		return who.AssumedRoleARN
+// callerARN names a caller in logs; never a secret.
+func callerARN(c authz.Caller) string {
+	if c == nil {
+		return ""
 	}
-	return ""
+	arn, _, _ := c.Identity()
+	return arn
 }

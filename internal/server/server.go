@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/podidentity/podidentity/internal/authz"
 	"github.com/podidentity/podidentity/internal/awsproto"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/sigv4"
@@ -32,7 +33,7 @@ type Config struct {
 	KeysLoaded func(context.Context) error
 	Logger     *slog.Logger
 	// Verifier authenticates every AWS API request (SigV4).
-	Verifier *sigv4.Verifier
+	Verifier *sigv4.Verifier[authz.Caller]
 	// Authorizer decides whether the authenticated caller may perform an
 	// operation's IAM action on its cluster.
 	Authorizer Authorizer
@@ -59,7 +60,7 @@ type Server struct {
 	db        pi.Store
 	log       *slog.Logger
 	mux       *http.ServeMux
-	verifier  *sigv4.Verifier
+	verifier  *sigv4.Verifier[authz.Caller]
 	authz     Authorizer
 	devTokens DevTokenMinter
 	keys      func(context.Context) error
@@ -70,12 +71,12 @@ type Server struct {
 	podToken     map[string]bool // clusters of Config.PodTokenClusters
 }
 
-// Authorizer is the IAM-like decision: may principal perform action on the
+// Authorizer is the IAM-like decision: may caller perform action on the
 // resource (in cluster; "" for account-wide actions)? May it pass roleARN
 // to an association (iam:PassRole)?
 type Authorizer interface {
-	Authorize(principal any, action, cluster, resourceARN string) error
-	AuthorizePassRole(principal any, roleARN string) error
+	Authorize(caller authz.Caller, action, cluster, resourceARN string) error
+	AuthorizePassRole(caller authz.Caller, roleARN string) error
 }
 
 // New builds the handler with every route registered.
@@ -141,9 +142,16 @@ type op struct {
 	nameFrom func(r *http.Request, body []byte) string
 }
 
-// podTokenCaller is the principal of an unsigned call authenticated by the
-// pod token it carries; the handler's token validation is the proof.
+// podTokenCaller is the caller of an unsigned call authenticated by the
+// pod token it carries; the handler's token validation is the proof. It
+// has no identity of its own and no grants: nothing is authorized to it.
 type podTokenCaller struct{ cluster string }
+
+var _ authz.Caller = (*podTokenCaller)(nil)
+
+func (*podTokenCaller) Identity() (arn, userID, account string) { return "", "", "" }
+func (*podTokenCaller) Grants() []authz.Grant                   { return nil }
+func (*podTokenCaller) SessionPolicy() string                   { return "" }
 
 // operation wraps an AWS operation with what every one of them needs: a
 // request id, a capped body read once, SigV4 authentication, IAM-style
@@ -170,18 +178,18 @@ func (s *Server) operation(o op, h handlerFunc) http.Handler {
 			if !s.podToken[cluster] {
 				return "", err
 			}
-			r = r.WithContext(withPrincipal(r.Context(), &podTokenCaller{cluster: cluster}))
+			r = r.WithContext(withCaller(r.Context(), &podTokenCaller{cluster: cluster}))
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			return "pod-token", h(w, r)
 		}
-		caller := callerARN(res.Principal)
+		caller := callerARN(res.Caller)
 		if o.action != "" {
 			cluster, resource := o.scope(r)
-			if err := s.authz.Authorize(res.Principal, o.action, cluster, resource); err != nil {
+			if err := s.authz.Authorize(res.Caller, o.action, cluster, resource); err != nil {
 				return caller, err
 			}
 		}
-		r = r.WithContext(withPrincipal(r.Context(), res.Principal))
+		r = r.WithContext(withCaller(r.Context(), res.Caller))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		return caller, h(w, r)
 	})

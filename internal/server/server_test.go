@@ -64,12 +64,12 @@ const (
 )
 
 // testAuth is real SigV4 verification against testPrincipals.
-func testAuth(t testing.TB) (*sigv4.Verifier, *authz.Policy) {
+func testAuth(t testing.TB) (*sigv4.Verifier[authz.Caller], *authz.Policy) {
 	policy, err := authz.NewPolicy(testPrincipals, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &sigv4.Verifier{Lookup: policy.Lookup, Regions: []string{"us-west-2"}}, policy
+	return &sigv4.Verifier[authz.Caller]{Lookup: policy.Lookup, Regions: []string{"us-west-2"}}, policy
 }
 
 type testEnv struct {
@@ -93,7 +93,7 @@ func newEnv(t testing.TB, opts ...envOption) *testEnv {
 
 // newEnvAuth is newEnv with authentication and authorization of the
 // test's choosing.
-func newEnvAuth(t testing.TB, verifier *sigv4.Verifier, policy Authorizer, opts ...envOption) *testEnv {
+func newEnvAuth(t testing.TB, verifier *sigv4.Verifier[authz.Caller], policy Authorizer, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "s.db"))

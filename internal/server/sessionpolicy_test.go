@@ -38,7 +38,7 @@ func TestSessionPolicyLimitsMintedSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnvAuth(t, &sigv4.Verifier{Lookup: policy.Lookup, Regions: []string{"us-west-2"}}, policy)
+	e := newEnvAuth(t, &sigv4.Verifier[authz.Caller]{Lookup: policy.Lookup, Regions: []string{"us-west-2"}}, policy)
 	a := create(t, e, "ns", "sa")
 	otherA, err := e.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("other"),
 		Namespace: aws.String("ns"), ServiceAccount: aws.String("sa"), RoleArn: aws.String(testRole)})

@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/podidentity/podidentity/internal/authz"
 	"github.com/podidentity/podidentity/internal/awsproto"
@@ -47,7 +46,7 @@ func (s *Server) stsAction(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch action := params.Get("Action"); action {
 	case "GetCallerIdentity":
-		return s.getCallerIdentity(w, principalFrom(r.Context()))
+		return s.getCallerIdentity(w, callerFrom(r.Context()))
 	case "":
 		return pi.Errorf(awsproto.CodeUnknownOperation, "Missing Action parameter.")
 	default:
@@ -55,7 +54,7 @@ func (s *Server) stsAction(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-var errUnknownPrincipal = errors.New("verifier returned a principal of an unknown type")
+var errNoIdentity = errors.New("the caller has no identity to report")
 
 type getCallerIdentityResponse struct {
 	XMLName          xml.Name                  `xml:"GetCallerIdentityResponse"`
@@ -70,15 +69,14 @@ type callerIdentity struct {
 	Account string
 }
 
-func (s *Server) getCallerIdentity(w http.ResponseWriter, principal any) error {
+func (s *Server) getCallerIdentity(w http.ResponseWriter, caller authz.Caller) error {
+	if caller == nil {
+		return pi.Internal(errNoIdentity)
+	}
 	var id callerIdentity
-	switch p := principal.(type) {
-	case *pi.SessionPrincipal:
-		id = callerIdentity{Arn: p.AssumedRoleARN, UserID: p.AssumedRoleID, Account: p.AccountID}
-	case *authz.Principal:
-		id = callerIdentity{Arn: p.ARN, UserID: p.AccessKeyID, Account: accountOf(p.ARN)}
-	default:
-		return pi.Internal(errUnknownPrincipal)
+	id.Arn, id.UserID, id.Account = caller.Identity()
+	if id.Arn == "" {
+		return pi.Internal(errNoIdentity)
 	}
 	awsproto.WriteQueryResponse(w, getCallerIdentityResponse{
 		Xmlns:            awsproto.STSNamespace,
@@ -86,13 +84,4 @@ func (s *Server) getCallerIdentity(w http.ResponseWriter, principal any) error {
 		ResponseMetadata: awsproto.ResponseMetadata{RequestID: w.Header().Get(awsproto.RequestIDHeader)},
 	})
 	return nil
-}
-
-// accountOf is the account field of an ARN ("" when there is none).
-func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
-		return ""
-	}
-	return parts[4]
 }

@@ -86,7 +86,7 @@ func awsFreeEnv(extra ...string) []string {
 func TestBotocore(t *testing.T) {
 	py := testenv.Python(t, "boto3")
 	t.Parallel()
-	srv := newAWSServer(t, &Verifier{Lookup: lookupFrom(defaultKeys()), Regions: []string{testRegion}})
+	srv := newAWSServer(t, &Verifier[string]{Lookup: lookupFrom(defaultKeys()), Regions: []string{testRegion}})
 
 	t.Run("valid", func(t *testing.T) {
 		got := runBotocore(t, py, srv.URL, tempCreds.AccessKeyID, tempCreds.SecretAccessKey, tempCreds.SessionToken)
@@ -145,7 +145,7 @@ func TestBotocore(t *testing.T) {
 func TestAWSCLI(t *testing.T) {
 	aws := testenv.LookPath(t, "aws")
 	t.Parallel()
-	srv := newAWSServer(t, &Verifier{Lookup: lookupFrom(defaultKeys())})
+	srv := newAWSServer(t, &Verifier[string]{Lookup: lookupFrom(defaultKeys())})
 
 	tests := []struct {
 		name     string

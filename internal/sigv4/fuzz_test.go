@@ -41,7 +41,7 @@ func FuzzVerify(f *testing.F) {
 		if err != nil {
 			return
 		}
-		v := &Verifier{Lookup: lookupFrom(defaultKeys()), Now: fixedClock(fuzzTime)}
+		v := &Verifier[string]{Lookup: lookupFrom(defaultKeys()), Now: fixedClock(fuzzTime)}
 		for _, service := range []string{"eks", "eks-auth", "sts"} {
 			res, err := v.Verify(context.Background(), r, body, service)
 			if err != nil {
@@ -116,13 +116,13 @@ func FuzzSignVerify(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		anyToken := func(_ context.Context, akid, _ string) (string, any, error) {
+		anyToken := func(_ context.Context, akid, _ string) (string, string, error) {
 			if akid != testAKID {
-				return "", nil, nil
+				return "", "", nil
 			}
-			return testSecret, nil, nil
+			return testSecret, "", nil
 		}
-		v := &Verifier{Lookup: anyToken, Now: fixedClock(fuzzTime)}
+		v := &Verifier[string]{Lookup: anyToken, Now: fixedClock(fuzzTime)}
 		res, err := v.Verify(context.Background(), r, got, service)
 		if err != nil {
 			t.Fatalf("Verify rejected an SDK-signed request: %v\nrequest:\n%q", err, wireBytes)

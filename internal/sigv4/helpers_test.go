@@ -34,11 +34,11 @@ type testKey struct {
 
 // lookupFrom is a SecretLookup over a fixed set of keys. Like a real
 // backend it rejects a session token that does not belong to the key.
-func lookupFrom(keys map[string]testKey) SecretLookup {
-	return func(_ context.Context, akid, token string) (string, any, error) {
+func lookupFrom(keys map[string]testKey) SecretLookup[string] {
+	return func(_ context.Context, akid, token string) (string, string, error) {
 		k, ok := keys[akid]
 		if !ok || k.token != token {
-			return "", nil, nil
+			return "", "", nil
 		}
 		return k.secret, k.principal, nil
 	}
@@ -111,7 +111,7 @@ func messageOf(err error) string {
 // outcome is one verification the test server performed.
 type outcome struct {
 	Service string
-	Result  *Result
+	Result  *Result[string]
 	Err     error
 }
 
@@ -120,13 +120,13 @@ type outcome struct {
 // the reply. It records what Verify said so tests can assert on it.
 type awsServer struct {
 	*httptest.Server
-	v *Verifier
+	v *Verifier[string]
 
 	mu       sync.Mutex
 	outcomes []outcome
 }
 
-func newAWSServer(t testing.TB, v *Verifier) *awsServer {
+func newAWSServer(t testing.TB, v *Verifier[string]) *awsServer {
 	t.Helper()
 	s := &awsServer{v: v}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -235,10 +235,10 @@ func writeAWSError(w http.ResponseWriter, service string, err error) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
 }
 
-func writeCallerIdentity(w http.ResponseWriter, res *Result) {
+func writeCallerIdentity(w http.ResponseWriter, res *Result[string]) {
 	w.Header().Set("Content-Type", "text/xml")
 	var arn, akid strings.Builder
-	_ = xml.EscapeText(&arn, []byte(fmt.Sprintf("arn:aws:iam::111122223333:%v", res.Principal)))
+	_ = xml.EscapeText(&arn, []byte(fmt.Sprintf("arn:aws:iam::111122223333:%v", res.Caller)))
 	_ = xml.EscapeText(&akid, []byte(res.AccessKeyID))
 	fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <GetCallerIdentityResult>

@@ -16,14 +16,14 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 
 func TestInsecureAcceptUnknownKeys(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	known := func(_ context.Context, id, _ string) (string, any, error) {
+	known := func(_ context.Context, id, _ string) (string, string, error) {
 		if id == "AKIAKNOWN" {
 			return "known-secret", "known", nil
 		}
-		return "", nil, nil
+		return "", "", nil
 	}
-	v := &Verifier{Lookup: known, Now: func() time.Time { return now }, InsecureAcceptUnknownKeys: func(id string) any { return "dev:" + id }}
-	sign := func(id, secret, token string) *Result {
+	v := &Verifier[string]{Lookup: known, Now: func() time.Time { return now }, InsecureAcceptUnknownKeys: func(id string) string { return "dev:" + id }}
+	sign := func(id, secret, token string) *Result[string] {
 		t.Helper()
 		r := httptest.NewRequest("GET", "http://127.0.0.1/clusters", nil)
 		creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: token}
@@ -39,8 +39,8 @@ func TestInsecureAcceptUnknownKeys(t *testing.T) {
 		}
 		return res
 	}
-	if res := sign("AKIAANYTHING", "whatever", ""); res.Principal != "dev:AKIAANYTHING" {
-		t.Errorf("unknown key in dev mode: principal %v", res.Principal)
+	if res := sign("AKIAANYTHING", "whatever", ""); res.Caller != "dev:AKIAANYTHING" {
+		t.Errorf("unknown key in dev mode: principal %v", res.Caller)
 	}
 	// A known key is still checked: a wrong secret fails.
 	r := httptest.NewRequest("GET", "http://127.0.0.1/clusters", nil)

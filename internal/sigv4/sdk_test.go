@@ -99,8 +99,8 @@ func send(t *testing.T, srv *awsServer, req *http.Request) (int, outcome) {
 	return resp.StatusCode, srv.last(t)
 }
 
-func newVerifier(now time.Time) *Verifier {
-	return &Verifier{Lookup: lookupFrom(defaultKeys()), Now: fixedClock(now)}
+func newVerifier(now time.Time) *Verifier[string] {
+	return &Verifier[string]{Lookup: lookupFrom(defaultKeys()), Now: fixedClock(now)}
 }
 
 func TestVerifySDKSigned(t *testing.T) {
@@ -110,22 +110,22 @@ func TestVerifySDKSigned(t *testing.T) {
 		// after changes the request after signing without changing what
 		// was signed, as a proxy or another client's encoder might.
 		after func(*http.Request)
-		want  Result
+		want  Result[string]
 	}{
 		{
 			name: "list clusters",
 			req:  sdkRequest{method: "GET", target: "/clusters"},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "session token",
 			req:  sdkRequest{method: "GET", target: "/clusters", creds: tempCreds},
-			want: Result{AccessKeyID: "ASIAEXAMPLETEMPORARY", SessionToken: testToken, Principal: "assumed-role/demo"},
+			want: Result[string]{AccessKeyID: "ASIAEXAMPLETEMPORARY", SessionToken: testToken, Caller: "assumed-role/demo"},
 		},
 		{
 			name: "arn in path",
 			req:  sdkRequest{method: "GET", target: "/tags/" + demoARNEscaped},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "query needing escaping",
@@ -136,7 +136,7 @@ func TestVerifySDKSigned(t *testing.T) {
 				"maxResults":     {"10", "2"},
 				"empty":          {""},
 			}.Encode()},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "query re-encoded on the wire",
@@ -145,22 +145,22 @@ func TestVerifySDKSigned(t *testing.T) {
 				// Same parameters, other order, '+' for space, %7E for '~', lower-case hex.
 				r.URL.RawQuery = "c=%2f&b=x+y&a=%7E1"
 			},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "json body",
 			req:  sdkRequest{method: "POST", target: "/clusters/demo/pod-identity-associations", body: `{"namespace":"default","serviceAccount":"app","roleArn":"arn:aws:iam::111122223333:role/app"}`, headers: http.Header{"Content-Type": {"application/json"}}},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "eks auth",
 			req:  sdkRequest{method: "POST", target: "/clusters/demo/assume-role-identity", body: `{"token":"x"}`, service: "eks-auth", creds: tempCreds},
-			want: Result{AccessKeyID: "ASIAEXAMPLETEMPORARY", SessionToken: testToken, Service: "eks-auth", Principal: "assumed-role/demo"},
+			want: Result[string]{AccessKeyID: "ASIAEXAMPLETEMPORARY", SessionToken: testToken, Service: "eks-auth", Caller: "assumed-role/demo"},
 		},
 		{
 			name: "sts form body",
 			req:  sdkRequest{method: "POST", target: "/", body: "Action=GetCallerIdentity&Version=2011-06-15", service: "sts", region: "us-east-1", headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}},
-			want: Result{AccessKeyID: testAKID, Service: "sts", Region: "us-east-1", Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Service: "sts", Region: "us-east-1", Caller: "user/example"},
 		},
 		{
 			name: "unusual header casing and whitespace",
@@ -169,12 +169,12 @@ func TestVerifySDKSigned(t *testing.T) {
 				"X-Multi":         {"one", " two   three "},
 				"X-Empty":         {""},
 			}},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "dot segments signed as sent",
 			req:  sdkRequest{method: "GET", target: "/clusters/./demo//x/../y"},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "path signed normalised, as botocore does",
@@ -182,27 +182,27 @@ func TestVerifySDKSigned(t *testing.T) {
 			after: func(r *http.Request) {
 				r.URL.Path, r.URL.RawPath = "/clusters/./demo//x/../y", ""
 			},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "x-amz-content-sha256 header",
 			req:  sdkRequest{method: "POST", target: "/clusters/demo/pod-identity-associations", body: "{}", headers: http.Header{"X-Amz-Content-Sha256": {payloadHash([]byte("{}"))}}},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "unsigned payload without a body",
 			req:  sdkRequest{method: "GET", target: "/clusters/demo/pod-identity-associations", hash: unsignedPayload, headers: http.Header{"X-Amz-Content-Sha256": {unsignedPayload}}},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example"},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example"},
 		},
 		{
 			name: "signed ten minutes ago",
 			req:  sdkRequest{method: "GET", target: "/clusters", at: signedAt.Add(-10 * time.Minute)},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example", SignedAt: signedAt.Add(-10 * time.Minute)},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example", SignedAt: signedAt.Add(-10 * time.Minute)},
 		},
 		{
 			name: "signed ten minutes ahead",
 			req:  sdkRequest{method: "GET", target: "/clusters", at: signedAt.Add(10 * time.Minute)},
-			want: Result{AccessKeyID: testAKID, Principal: "user/example", SignedAt: signedAt.Add(10 * time.Minute)},
+			want: Result[string]{AccessKeyID: testAKID, Caller: "user/example", SignedAt: signedAt.Add(10 * time.Minute)},
 		},
 	}
 	for _, tt := range tests {
@@ -246,7 +246,7 @@ func TestVerifyTampering(t *testing.T) {
 		name    string
 		sign    func(*sdkRequest)
 		after   func(*http.Request)
-		verify  func(*Verifier)
+		verify  func(*Verifier[string])
 		code    Kind
 		message string
 	}{
@@ -326,7 +326,7 @@ func TestVerifyTampering(t *testing.T) {
 		{
 			name:   "session token swapped, lookup ignores tokens",
 			after:  func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "another-token") },
-			verify: func(v *Verifier) { v.Lookup = ignoreToken(v.Lookup) },
+			verify: func(v *Verifier[string]) { v.Lookup = ignoreToken(v.Lookup) },
 			code:   SignatureMismatch,
 		},
 		{
@@ -347,13 +347,13 @@ func TestVerifyTampering(t *testing.T) {
 		{
 			name:   "wrong region",
 			sign:   func(sr *sdkRequest) { sr.region = "us-east-1" },
-			verify: func(v *Verifier) { v.Regions = []string{"us-west-2", "eu-west-1"} },
+			verify: func(v *Verifier[string]) { v.Regions = []string{"us-west-2", "eu-west-1"} },
 			code:   SignatureMismatch, message: "Credential should be scoped to a valid region, not 'us-east-1'.",
 		},
 		{
 			name:   "region in the list",
 			sign:   func(sr *sdkRequest) { sr.region = "eu-west-1" },
-			verify: func(v *Verifier) { v.Regions = []string{"us-west-2", "eu-west-1"} },
+			verify: func(v *Verifier[string]) { v.Regions = []string{"us-west-2", "eu-west-1"} },
 		},
 		{
 			name: "signed too long ago",
@@ -368,7 +368,7 @@ func TestVerifyTampering(t *testing.T) {
 		{
 			name:   "shorter skew",
 			sign:   func(sr *sdkRequest) { sr.at = signedAt.Add(-90 * time.Second) },
-			verify: func(v *Verifier) { v.MaxSkew = time.Minute },
+			verify: func(v *Verifier[string]) { v.MaxSkew = time.Minute },
 			code:   RequestExpired, message: "(20231102T000000Z - 1 min.)",
 		},
 		{
@@ -405,18 +405,18 @@ func TestVerifyTampering(t *testing.T) {
 		},
 		{
 			name: "lookup failure passes through",
-			verify: func(v *Verifier) {
-				v.Lookup = func(context.Context, string, string) (string, any, error) {
-					return "", nil, &Error{Kind: ExpiredSessionToken, Message: "The security token included in the request is expired"}
+			verify: func(v *Verifier[string]) {
+				v.Lookup = func(context.Context, string, string) (string, string, error) {
+					return "", "", &Error{Kind: ExpiredSessionToken, Message: "The security token included in the request is expired"}
 				}
 			},
 			code: ExpiredSessionToken, message: "The security token included in the request is expired",
 		},
 		{
 			name: "lookup crash is internal",
-			verify: func(v *Verifier) {
-				v.Lookup = func(context.Context, string, string) (string, any, error) {
-					return "", nil, errors.New("database is down")
+			verify: func(v *Verifier[string]) {
+				v.Lookup = func(context.Context, string, string) (string, string, error) {
+					return "", "", errors.New("database is down")
 				}
 			},
 			code: notRefused, message: "an internal error occurred",
@@ -459,8 +459,8 @@ func TestVerifyTampering(t *testing.T) {
 	}
 }
 
-func ignoreToken(l SecretLookup) SecretLookup {
-	return func(ctx context.Context, akid, _ string) (string, any, error) {
+func ignoreToken(l SecretLookup[string]) SecretLookup[string] {
+	return func(ctx context.Context, akid, _ string) (string, string, error) {
 		return l(ctx, akid, testToken)
 	}
 }
@@ -596,8 +596,8 @@ func TestVerifyPresigned(t *testing.T) {
 			if got.Err != nil {
 				return
 			}
-			want := &Result{AccessKeyID: tt.creds.AccessKeyID, SessionToken: tt.creds.SessionToken, Region: "us-east-1", Service: "sts", SignedAt: signedAt,
-				Principal: defaultKeys()[tt.creds.AccessKeyID].principal}
+			want := &Result[string]{AccessKeyID: tt.creds.AccessKeyID, SessionToken: tt.creds.SessionToken, Region: "us-east-1", Service: "sts", SignedAt: signedAt,
+				Caller: defaultKeys()[tt.creds.AccessKeyID].principal}
 			if diff := cmp.Diff(want, got.Result); diff != "" {
 				t.Errorf("Result mismatch (-want +got):\n%s", diff)
 			}
@@ -652,7 +652,7 @@ func TestPresignedUnsignedPayloadHasNoBody(t *testing.T) {
 // middleware, against the test server.
 func TestSDKClients(t *testing.T) {
 	ctx := context.Background()
-	srv := newAWSServer(t, &Verifier{Lookup: lookupFrom(defaultKeys())})
+	srv := newAWSServer(t, &Verifier[string]{Lookup: lookupFrom(defaultKeys())})
 	eksClient := func(c aws.Credentials) *eks.Client {
 		return eks.New(eks.Options{
 			Region:           testRegion,
@@ -741,8 +741,8 @@ func checkAPIError(t *testing.T, err error, code string) {
 // after the key's secret changes.
 func TestVerifyRotatedSecret(t *testing.T) {
 	secret := "first"
-	v := &Verifier{
-		Lookup: func(context.Context, string, string) (string, any, error) { return secret, nil, nil },
+	v := &Verifier[string]{
+		Lookup: func(context.Context, string, string) (string, string, error) { return secret, "", nil },
 		Now:    fixedClock(signedAt),
 	}
 	verify := func(signWith string) error {
@@ -780,7 +780,7 @@ func TestVerifyInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if diff := cmp.Diff(&Result{AccessKeyID: testAKID, Region: testRegion, Service: "eks", SignedAt: signedAt, Principal: "user/example"}, res, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(&Result[string]{AccessKeyID: testAKID, Region: testRegion, Service: "eks", SignedAt: signedAt, Caller: "user/example"}, res, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Result mismatch (-want +got):\n%s", diff)
 	}
 }

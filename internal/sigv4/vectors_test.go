@@ -74,7 +74,7 @@ func TestAWSTestSuiteVectors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, body := readRequest(t, tt.raw)
-			v := &Verifier{
+			v := &Verifier[string]{
 				Lookup: lookupFrom(defaultKeys()),
 				Now:    fixedClock(time.Date(2015, 8, 30, 12, 40, 0, 0, time.UTC)),
 			}
@@ -82,7 +82,7 @@ func TestAWSTestSuiteVectors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if res.AccessKeyID != testAKID || res.Region != "us-east-1" || res.Service != "service" || res.Principal != "user/example" {
+			if res.AccessKeyID != testAKID || res.Region != "us-east-1" || res.Service != "service" || res.Caller != "user/example" {
 				t.Errorf("Verify = %+v", res)
 			}
 			// One flipped hex digit of the signature must fail.
@@ -139,7 +139,7 @@ func TestVerifyRawRequests(t *testing.T) {
 
 	t.Run("no lookup", func(t *testing.T) {
 		r, body := readRequest(t, "GET /clusters HTTP/1.1\r\nHost: h\r\n\r\n")
-		_, err := (&Verifier{}).Verify(context.Background(), r, body, "eks")
+		_, err := (&Verifier[string]{}).Verify(context.Background(), r, body, "eks")
 		checkErr(t, err, notRefused, "")
 	})
 }

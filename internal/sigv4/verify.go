@@ -14,25 +14,27 @@ import (
 )
 
 // SecretLookup resolves an access key id (and the session token sent with
-// it, "" if none) to its secret and an opaque principal that Verify hands
-// back in Result.
+// it, "" if none) to its secret and the caller it belongs to, which Verify
+// hands back in Result. C is the caller type of whoever uses the Verifier:
+// sigv4 never looks inside it, so it needs no type of ours.
 //
 // An unknown key is reported either by returning an empty secret with a nil
 // error, which Verify turns into UnrecognizedClient with AWS's message, or
 // by returning an *Error, which Verify passes through unchanged (for
 // example ExpiredSessionToken). Any other error is returned wrapped, with
 // the access key for the logs; the caller treats it as the failure it is.
-type SecretLookup func(ctx context.Context, accessKeyID, sessionToken string) (secret string, principal any, err error)
+type SecretLookup[C any] func(ctx context.Context, accessKeyID, sessionToken string) (secret string, caller C, err error)
 
 // DefaultMaxSkew is how far a request's signing time may be from the
 // server's clock, AWS's own limit.
 const DefaultMaxSkew = 15 * time.Minute
 
-// Verifier checks SigV4 signatures. Its fields are configuration; set them
-// before the first Verify and do not copy a Verifier after that, because it
-// holds a cache of derived signing keys. It is safe for concurrent use.
-type Verifier struct {
-	Lookup  SecretLookup
+// Verifier checks SigV4 signatures of callers of type C. Its fields are
+// configuration; set them before the first Verify and do not copy a
+// Verifier after that, because it holds a cache of derived signing keys. It
+// is safe for concurrent use.
+type Verifier[C any] struct {
+	Lookup  SecretLookup[C]
 	Now     func() time.Time // nil: time.Now
 	MaxSkew time.Duration    // 0: DefaultMaxSkew
 	Regions []string         // accepted regions in the credential scope; empty: any
@@ -44,22 +46,22 @@ type Verifier struct {
 
 	// InsecureAcceptUnknownKeys, when set, makes a well-formed request
 	// signed with an access key Lookup does not know pass without its
-	// signature being checked, as the principal it returns. It exists for
+	// signature being checked, as the caller it returns. It exists for
 	// `server --dev`, where any access key should work, and must never be
 	// set on a server that guards real credentials.
-	InsecureAcceptUnknownKeys func(accessKeyID string) any
+	InsecureAcceptUnknownKeys func(accessKeyID string) C
 
 	keys keyCache
 }
 
 // Result describes a request whose signature verified.
-type Result struct {
+type Result[C any] struct {
 	AccessKeyID  string
 	SessionToken string
 	Region       string
 	Service      string
 	SignedAt     time.Time
-	Principal    any // as returned by Lookup
+	Caller       C // as returned by Lookup
 }
 
 // request is what Verify has learned from an incoming request before it
@@ -85,7 +87,7 @@ type request struct {
 // so middleware that rewrites r.URL does not break verification. Lookup runs
 // before the signature is checked (the secret is needed to check it), so it
 // sees unauthenticated input and should be cheap and quiet.
-func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, service string) (*Result, error) {
+func (v *Verifier[C]) Verify(ctx context.Context, r *http.Request, payload []byte, service string) (*Result[C], error) {
 	if v.Lookup == nil {
 		return nil, errors.New("sigv4: Verifier.Lookup is nil")
 	}
@@ -111,7 +113,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, 
 		return nil, errMismatchf("The request was signed for host '%s', which is not a name of this endpoint.", quote(r.Host))
 	}
 
-	secret, principal, err := v.Lookup(ctx, cred.accessKeyID, req.sessionToken)
+	secret, caller, err := v.Lookup(ctx, cred.accessKeyID, req.sessionToken)
 	if err != nil {
 		if _, ok := errors.AsType[*Error](err); ok {
 			return nil, err
@@ -122,12 +124,12 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, 
 		if v.InsecureAcceptUnknownKeys != nil && req.sessionToken == "" {
 			// Development servers only: the request was parsed, scoped and
 			// timed like any other, but its signature cannot be checked.
-			return &Result{
+			return &Result[C]{
 				AccessKeyID: cred.accessKeyID,
 				Region:      cred.region,
 				Service:     cred.service,
 				SignedAt:    req.at,
-				Principal:   v.InsecureAcceptUnknownKeys(cred.accessKeyID),
+				Caller:      v.InsecureAcceptUnknownKeys(cred.accessKeyID),
 			}, nil
 		}
 		return nil, errUnrecognizedClient()
@@ -141,13 +143,13 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payload []byte, 
 	if !req.verify(&key, hashes[:n]) {
 		return nil, errMismatch(req.debug(hashes[0]))
 	}
-	return &Result{
+	return &Result[C]{
 		AccessKeyID:  cred.accessKeyID,
 		SessionToken: req.sessionToken,
 		Region:       cred.region,
 		Service:      cred.service,
 		SignedAt:     req.at,
-		Principal:    principal,
+		Caller:       caller,
 	}, nil
 }
 
@@ -230,7 +232,7 @@ func sessionToken(h http.Header, q queryParams, presigned bool) (string, error) 
 	return "", nil
 }
 
-func (v *Verifier) checkTime(req *request) error {
+func (v *Verifier[C]) checkTime(req *request) error {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
