@@ -30,8 +30,9 @@ const (
 	DefaultRequestBurst   = 500
 )
 
-// DefaultBindHosts are the addresses EKS points pods at.
-var DefaultBindHosts = []string{"169.254.170.23", "fd00:ec2::23"}
+// DefaultBindHosts returns the addresses EKS points pods at, a new slice
+// each time: a caller that appends to or edits it changes only its own.
+func DefaultBindHosts() []string { return []string{"169.254.170.23", "fd00:ec2::23"} }
 
 // Config is what the agent needs. Zero values take the defaults above.
 type Config struct {
@@ -105,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, errors.New("agent: no upstream")
 	}
 	if len(cfg.BindHosts) == 0 {
-		cfg.BindHosts = DefaultBindHosts
+		cfg.BindHosts = DefaultBindHosts()
 	}
 	if cfg.Port == 0 {
 		cfg.Port = DefaultPort

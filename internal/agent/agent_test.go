@@ -198,3 +198,14 @@ func TestAgentBindHostsUnavailable(t *testing.T) {
 		t.Errorf("New with an unassigned IPv4 host = %v, want advice", err)
 	}
 }
+
+// A caller that edits the default hosts (a flag appending to them, say)
+// must not change them for every other.
+func TestDefaultBindHostsAreFresh(t *testing.T) {
+	hosts := DefaultBindHosts()
+	hosts[0] = "10.0.0.1"
+	_ = append(hosts[:1], "10.0.0.2")
+	if got := DefaultBindHosts(); got[0] != "169.254.170.23" || got[1] != "fd00:ec2::23" {
+		t.Errorf("DefaultBindHosts() = %v after a caller edited its copy", got)
+	}
+}

@@ -35,7 +35,7 @@ type agentFlags struct {
 
 // add defines the flags on fs, the AWS agent's short forms included.
 func (f *agentFlags) add(fs *pflag.FlagSet) {
-	f.bindHosts = hostList{hosts: agent.DefaultBindHosts}
+	f.bindHosts = hostList{hosts: agent.DefaultBindHosts()}
 	fs.StringVarP(&f.clusterName, "cluster-name", "c", "", required("name of the cluster the agent runs on"))
 	fs.IntVarP(&f.port, "port", "p", agent.DefaultPort, "port of the credential endpoint (0: any free port)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "EKS Auth endpoint URL, e.g. a podidentity server's (default: the region's EKS Auth)")

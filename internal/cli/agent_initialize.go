@@ -14,7 +14,7 @@ import (
 
 func newAgentInitializeCommand(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		bindHosts = hostList{hosts: agent.DefaultBindHosts}
+		bindHosts = hostList{hosts: agent.DefaultBindHosts()}
 		iface     string
 		remove    bool
 	)

@@ -205,7 +205,7 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		logOut: logOut,
 		store:  store,
 		ln:     ln,
-		http:   server.NewHTTPServer(handler, log, server.DefaultTimeouts),
+		http:   server.NewHTTPServer(handler, log, server.DefaultTimeouts()),
 	}
 	if dev {
 		log.Warn("DEVELOPMENT MODE: in-memory store, demo cluster, and ANY access key is accepted as an administrator without checking its signature; never expose this server")

@@ -16,8 +16,11 @@ type Timeouts struct {
 	Idle       time.Duration
 }
 
-// DefaultTimeouts are what the server runs with.
-var DefaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 30 * time.Second, Idle: 120 * time.Second}
+// DefaultTimeouts are what the server runs with. A function, not a
+// variable, so that no caller can change them for every other.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 30 * time.Second, Idle: 120 * time.Second}
+}
 
 // MaxHeaderBytes caps request headers; a signed AWS request needs a few KiB.
 const MaxHeaderBytes = 64 << 10

@@ -64,7 +64,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 }
 
 func TestOversizedHeadersRefused(t *testing.T) {
-	addr := startLimited(t, DefaultTimeouts)
+	addr := startLimited(t, DefaultTimeouts())
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package awssts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -137,9 +138,9 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	attempts := or(cfg.MaxAttempts, DefaultMaxAttempts)
-	backoff := or(cfg.MaxBackoff, DefaultMaxBackoff)
-	attemptTimeout := or(cfg.AttemptTimeout, DefaultAttemptTimeout)
+	attempts := cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
+	backoff := cmp.Or(cfg.MaxBackoff, DefaultMaxBackoff)
+	attemptTimeout := cmp.Or(cfg.AttemptTimeout, DefaultAttemptTimeout)
 	client := sts.NewFromConfig(cfg.AWS, func(o *sts.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
@@ -163,8 +164,8 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 		client:      client,
 		log:         cfg.Logger,
 		now:         cfg.Now,
-		callTimeout: or(cfg.CallTimeout, DefaultCallTimeout),
-		cache:       newCache(or(cfg.MaxEntries, DefaultMaxEntries)),
+		callTimeout: cmp.Or(cfg.CallTimeout, DefaultCallTimeout),
+		cache:       newCache(cmp.Or(cfg.MaxEntries, DefaultMaxEntries)),
 	}
 	if i.log == nil {
 		i.log = slog.New(slog.DiscardHandler)
@@ -173,14 +174,6 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 		i.now = time.Now
 	}
 	return i, nil
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Issue returns credentials for the association's target role if it has
