@@ -11,7 +11,7 @@ import (
 )
 
 func (s *Server) eksRoutes() {
-	const assoc = "/clusters/{name}/pod-identity-associations"
+	const assoc = "/clusters/{clusterName}/pod-identity-associations"
 	s.mux.Handle("POST "+assoc, s.operation(s.eksOp("CreatePodIdentityAssociation", s.clusterScope), s.createAssociation))
 	s.mux.Handle("GET "+assoc, s.operation(s.eksOp("ListPodIdentityAssociations", s.clusterScope), s.listAssociations))
 	s.mux.Handle("GET "+assoc+"/{associationId}", s.operation(s.eksOp("DescribePodIdentityAssociation", s.associationScope), s.describeAssociation))
@@ -22,9 +22,9 @@ func (s *Server) eksRoutes() {
 	// reveals, so it is authorized as eks:ListPodIdentityAssociations.
 	resolve := s.eksOp("ResolvePodIdentityAssociation", s.clusterScope)
 	resolve.action = "eks:ListPodIdentityAssociations"
-	s.mux.Handle("GET /clusters/{name}/resolve-pod-identity-association", s.operation(resolve, s.resolveAssociation))
+	s.mux.Handle("GET /clusters/{clusterName}/resolve-pod-identity-association", s.operation(resolve, s.resolveAssociation))
 	s.mux.Handle("GET /clusters", s.operation(s.eksOp("ListClusters", accountScope), s.listClusters))
-	s.mux.Handle("GET /clusters/{name}", s.operation(s.eksOp("DescribeCluster", s.clusterScope), s.describeCluster))
+	s.mux.Handle("GET /clusters/{clusterName}", s.operation(s.eksOp("DescribeCluster", s.clusterScope), s.describeCluster))
 	// ARNs contain '/': the SDKs escape it, but accept it raw too.
 	tags := func(name string) op {
 		o := s.eksOp(name, tagScope)
@@ -43,12 +43,12 @@ func (s *Server) eksOp(name string, scope func(*http.Request) (string, string)) 
 // The resources IAM evaluates each operation against.
 
 func (s *Server) clusterScope(r *http.Request) (string, string) {
-	name := r.PathValue("name")
+	name := clusterName(r)
 	return name, s.svc.ClusterARN(name)
 }
 
 func (s *Server) associationScope(r *http.Request) (string, string) {
-	name := r.PathValue("name")
+	name := clusterName(r)
 	return name, s.svc.AssociationARN(name, r.PathValue("associationId"))
 }
 
@@ -96,7 +96,7 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	a, err := s.svc.CreateAssociation(r.Context(), pi.CreateAssociationInput{
-		ClusterName:        r.PathValue("name"),
+		ClusterName:        clusterName(r),
 		Namespace:          *req.Namespace,
 		ServiceAccount:     *req.ServiceAccount,
 		RoleARN:            *req.RoleARN,
@@ -148,7 +148,7 @@ func (s *Server) authorizeSessionShape(r *http.Request) pi.ShapeCheck {
 }
 
 func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.svc.DescribeAssociation(r.Context(), r.PathValue("name"), r.PathValue("associationId"))
+	a, err := s.svc.DescribeAssociation(r.Context(), clusterName(r), r.PathValue("associationId"))
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request) error
 			}
 			return nil
 		},
-		ClusterName:        r.PathValue("name"),
+		ClusterName:        clusterName(r),
 		AssociationID:      r.PathValue("associationId"),
 		RoleARN:            req.RoleARN,
 		TargetRoleARN:      req.TargetRoleARN,
@@ -191,7 +191,7 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.svc.DeleteAssociation(r.Context(), r.PathValue("name"), r.PathValue("associationId"))
+	a, err := s.svc.DeleteAssociation(r.Context(), clusterName(r), r.PathValue("associationId"))
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	out, err := s.svc.ListAssociations(r.Context(), pi.ListAssociationsInput{
-		ClusterName:    r.PathValue("name"),
+		ClusterName:    clusterName(r),
 		Namespace:      q.Get("namespace"),
 		ServiceAccount: q.Get("serviceAccount"),
 		MaxResults:     maxResults,
@@ -237,7 +237,7 @@ func (s *Server) resolveAssociation(w http.ResponseWriter, r *http.Request) erro
 	case q.Get("serviceAccount") == "":
 		return errMissing("serviceAccount")
 	}
-	a, err := s.svc.ResolveAssociation(r.Context(), r.PathValue("name"), q.Get("namespace"), q.Get("serviceAccount"))
+	a, err := s.svc.ResolveAssociation(r.Context(), clusterName(r), q.Get("namespace"), q.Get("serviceAccount"))
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) describeCluster(w http.ResponseWriter, r *http.Request) error {
-	c, tags, err := s.svc.ClusterWithTags(r.Context(), r.PathValue("name"))
+	c, tags, err := s.svc.ClusterWithTags(r.Context(), clusterName(r))
 	if err != nil {
 		return err
 	}

@@ -65,3 +65,8 @@ func isCleanPath(p string) bool {
 	}
 	return clean == p
 }
+
+// clusterName is the cluster a /clusters/{clusterName}/... path names.
+// Every route calls that path value clusterName, as the EKS Auth and pod
+// identity association models do, so that one name means one thing.
+func clusterName(r *http.Request) string { return r.PathValue("clusterName") }
