@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,5 +137,41 @@ func moduleRoot(t *testing.T) string {
 			t.Fatal("no go.mod above the test's directory")
 		}
 		dir = parent
+	}
+}
+
+// The README's "## Layout" section is the map a newcomer reads first: it
+// must name every package (or a directory above it), and nothing that is
+// not there.
+func TestReadmeLayoutMatchesTree(t *testing.T) {
+	root := moduleRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?ms)^## Layout\n\n```\n(.*?)^```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no \"## Layout\" section with a code block")
+	}
+	var entries []string
+	for line := range strings.Lines(string(m[1])) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		entry := fields[0]
+		if !strings.HasSuffix(entry, "/") {
+			t.Errorf("layout entry %q: directories end in '/'", entry)
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(entry))); err != nil || !fi.IsDir() {
+			t.Errorf("layout names %s, which is not a directory of the tree", entry)
+		}
+		entries = append(entries, entry)
+	}
+	for dir := range loadPackages(t) {
+		if !slices.ContainsFunc(entries, func(e string) bool { return strings.HasPrefix(dir+"/", e) }) {
+			t.Errorf("package %s is not in the README's layout", dir)
+		}
 	}
 }
