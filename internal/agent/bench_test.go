@@ -88,3 +88,23 @@ func BenchmarkCachedCredentialsHTTP(b *testing.B) {
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkCachedCredentialsHandlerLimited is BenchmarkCachedCredentialsHandler
+// with the inbound rate limit on but never reached: the limiter's own cost
+// on every request.
+func BenchmarkCachedCredentialsHandlerLimited(b *testing.B) {
+	e := newHandlerEnv(b, hourCreds(), func(h *handler) { h.inbound = newLimiter(1e9, 1e6, time.Now) })
+	tok := podJWT(b, "web-0", time.Now().Add(time.Hour))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := httptest.NewRequest("GET", "http://169.254.170.23"+CredentialsPath, nil)
+			r.Header.Set("Authorization", tok)
+			w := httptest.NewRecorder()
+			e.h.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Fatalf("%d %s", w.Code, w.Body)
+			}
+		}
+	})
+}

@@ -51,3 +51,29 @@ func BenchmarkParseToken(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTokenCacheChurn is the cache alone under a working set twice
+// its size: every add evicts the least recently used entry, and every
+// other operation is a hit.
+func BenchmarkTokenCacheChurn(b *testing.B) {
+	const size = 1000
+	tc := newTokenCache(size)
+	c := &cluster{}
+	keys := make([][32]byte, 2*size)
+	for i := range keys {
+		keys[i][0], keys[i][1] = byte(i), byte(i>>8)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		k := keys[i%len(keys)]
+		if _, ok := tc.get(k, c); !ok {
+			tc.add(k, &cacheEntry{cluster: c})
+		}
+		tc.get(keys[(i+len(keys)-1)%len(keys)], c)
+		i++
+	}
+	if tc.len() != size {
+		b.Fatalf("cache holds %d entries, want %d", tc.len(), size)
+	}
+}
