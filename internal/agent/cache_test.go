@@ -7,37 +7,39 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 type cacheEnv struct {
 	c     *cache
-	clock *fakeClock
+	clock *testenv.Clock
 	up    *fakeUpstream
 	reg   *prometheus.Registry
 }
 
-func newCacheEnv(t *testing.T, up *fakeUpstream, clock *fakeClock, tweak func(*cacheConfig)) *cacheEnv {
+func newCacheEnv(t *testing.T, up *fakeUpstream, clock *testenv.Clock, tweak func(*cacheConfig)) *cacheEnv {
 	t.Helper()
 	m, reg := testMetrics(t)
-	cfg := cacheConfig{now: clock.now, sweepEvery: time.Hour, refreshQPS: 1000}
+	cfg := cacheConfig{now: clock.Now, sweepEvery: time.Hour, refreshQPS: 1000}
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	c := newCache(cfg, newFetcher(up, fastPolicy(), clock.now, m).fetch, m, discardLog())
+	c := newCache(cfg, newFetcher(up, fastPolicy(), clock.Now, m).fetch, m, discardLog())
 	t.Cleanup(c.close)
 	return &cacheEnv{c: c, clock: clock, up: up, reg: reg}
 }
 
 // ttlUpstream answers credentials valid for ttl from the clock's now.
-func ttlUpstream(clock *fakeClock, ttl time.Duration) *fakeUpstream {
-	return newUpstream(credsUntil(func() time.Time { return clock.now().Add(ttl) }))
+func ttlUpstream(clock *testenv.Clock, ttl time.Duration) *fakeUpstream {
+	return newUpstream(credsUntil(func() time.Time { return clock.Now().Add(ttl) }))
 }
 
 func (e *cacheEnv) get(t *testing.T, raw string) (Credentials, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return e.c.get(ctx, mustToken(t, raw, e.clock.now()))
+	return e.c.get(ctx, mustToken(t, raw, e.clock.Now()))
 }
 
 func (e *cacheEnv) mustGet(t *testing.T, raw string) Credentials {
@@ -82,7 +84,7 @@ func TestCacheHitAfterMiss(t *testing.T) {
 	e := newCacheEnv(t, ttlUpstream(clock, 6*time.Hour), clock, nil)
 	tok := podJWT(t, "web-0", t0.Add(24*time.Hour))
 	first := e.mustGet(t, tok)
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	second := e.mustGet(t, tok)
 	if first != second || e.up.callsFor(tok) != 1 {
 		t.Errorf("second get = %v after %d upstream calls, want the cached %v after 1", second, e.up.callsFor(tok), first)
@@ -98,7 +100,7 @@ func TestCacheSingleFlight(t *testing.T) {
 	release := make(chan struct{})
 	up := newUpstream(func(ctx context.Context, token string, n int) (Credentials, error) {
 		<-release
-		return credsUntil(func() time.Time { return clock.now().Add(time.Hour) })(ctx, token, n)
+		return credsUntil(func() time.Time { return clock.Now().Add(time.Hour) })(ctx, token, n)
 	})
 	e := newCacheEnv(t, up, clock, nil)
 	tok := podJWT(t, "web-0", t0.Add(24*time.Hour))
@@ -143,13 +145,13 @@ func TestCacheFetchOutlivesRequest(t *testing.T) {
 		case <-ctx.Done():
 			return Credentials{}, &UpstreamError{Err: ctx.Err()}
 		}
-		return credsUntil(func() time.Time { return clock.now().Add(time.Hour) })(ctx, token, n)
+		return credsUntil(func() time.Time { return clock.Now().Add(time.Hour) })(ctx, token, n)
 	})
 	e := newCacheEnv(t, up, clock, nil)
 	tok := podJWT(t, "web-0", t0.Add(24*time.Hour))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	if _, err := e.c.get(ctx, mustToken(t, tok, clock.now())); err == nil {
+	if _, err := e.c.get(ctx, mustToken(t, tok, clock.Now())); err == nil {
 		t.Fatal("get returned before the fetch finished")
 	}
 	close(release)
@@ -162,7 +164,7 @@ func TestCacheFetchOutlivesRequest(t *testing.T) {
 func TestCacheServesStaleWhileUpstreamDown(t *testing.T) {
 	clock := newClock()
 	var down sync.Map
-	fresh := credsUntil(func() time.Time { return clock.now().Add(time.Hour) })
+	fresh := credsUntil(func() time.Time { return clock.Now().Add(time.Hour) })
 	up := newUpstream(func(ctx context.Context, token string, n int) (Credentials, error) {
 		if _, ok := down.Load("down"); ok {
 			return Credentials{}, &UpstreamError{Status: 503, Code: "ServiceUnavailableException"}
@@ -175,12 +177,12 @@ func TestCacheServesStaleWhileUpstreamDown(t *testing.T) {
 	down.Store("down", true)
 
 	// Far from expiry: served from the cache without asking.
-	clock.advance(30 * time.Minute)
+	clock.Advance(30 * time.Minute)
 	if got := e.mustGet(t, tok); got != cached || up.callsFor(tok) != 1 {
 		t.Fatalf("got %v after %d calls, want the cached credentials without a call", got, up.callsFor(tok))
 	}
 	// Near expiry: a refresh is tried, fails, and the cached ones are served.
-	clock.advance(20 * time.Minute)
+	clock.Advance(20 * time.Minute)
 	if got := e.mustGet(t, tok); got != cached {
 		t.Fatalf("near expiry with upstream down: got %v, want the cached credentials", got)
 	}
@@ -196,7 +198,7 @@ func TestCacheServesStaleWhileUpstreamDown(t *testing.T) {
 		t.Errorf("requests right after a failed refresh called upstream %d more times", up.callsFor(tok)-calls)
 	}
 	// Once the credentials are within 15s of expiry they are not served.
-	clock.advance(10*time.Minute - 15*time.Second)
+	clock.Advance(10*time.Minute - 15*time.Second)
 	if _, err := e.get(t, tok); err == nil {
 		t.Errorf("credentials with 15s left were served")
 	}
@@ -212,7 +214,7 @@ func TestCacheDropsOnIrrecoverableErrors(t *testing.T) {
 		t.Run(code, func(t *testing.T) {
 			clock := newClock()
 			var gone sync.Map
-			fresh := credsUntil(func() time.Time { return clock.now().Add(6 * time.Hour) })
+			fresh := credsUntil(func() time.Time { return clock.Now().Add(6 * time.Hour) })
 			up := newUpstream(func(ctx context.Context, token string, n int) (Credentials, error) {
 				if _, ok := gone.Load(token); ok {
 					return Credentials{}, &UpstreamError{Status: 400, Code: code}
@@ -223,7 +225,7 @@ func TestCacheDropsOnIrrecoverableErrors(t *testing.T) {
 			tok := podJWT(t, "web-0", t0.Add(24*time.Hour))
 			e.mustGet(t, tok)
 			gone.Store(tok, true)
-			clock.advance(3 * time.Hour)
+			clock.Advance(3 * time.Hour)
 			e.sweep(t)
 			if e.c.len() != 0 {
 				t.Fatalf("the entry survived %s", code)
@@ -243,18 +245,18 @@ func TestCacheRefreshesInBackground(t *testing.T) {
 	e := newCacheEnv(t, ttlUpstream(clock, 6*time.Hour), clock, nil)
 	tok := podJWT(t, "web-0", t0.Add(24*time.Hour))
 	first := e.mustGet(t, tok)
-	clock.advance(2*time.Hour + 30*time.Minute) // before the refresh (at 2h42m-3h)
+	clock.Advance(2*time.Hour + 30*time.Minute) // before the refresh (at 2h42m-3h)
 	e.sweep(t)
 	if e.up.callsFor(tok) != 1 {
 		t.Fatalf("refreshed before it was due")
 	}
-	clock.advance(31 * time.Minute)
+	clock.Advance(31 * time.Minute)
 	e.sweep(t)
 	got := e.mustGet(t, tok)
 	if got == first || e.up.callsFor(tok) != 2 || e.state(t, stateRefreshed) != 1 {
 		t.Errorf("after the refresh: %v after %d calls, want new credentials after 2", got, e.up.callsFor(tok))
 	}
-	if !got.Expiration.Equal(clock.now().Add(6 * time.Hour)) {
+	if !got.Expiration.Equal(clock.Now().Add(6 * time.Hour)) {
 		t.Errorf("refreshed credentials expire at %v", got.Expiration)
 	}
 }
@@ -267,24 +269,24 @@ func TestCacheStopsRefreshingTokensNobodyUses(t *testing.T) {
 	e := newCacheEnv(t, ttlUpstream(clock, time.Hour), clock, nil)
 	tok := podJWT(t, "web-0", t0.Add(24*time.Hour))
 	e.mustGet(t, tok) // served credentials expire at t0+1h
-	clock.advance(31 * time.Minute)
+	clock.Advance(31 * time.Minute)
 	e.sweep(t) // refresh: the pod may be back before t0+1h
 	if e.up.callsFor(tok) != 2 {
 		t.Fatalf("calls = %d, want a refresh", e.up.callsFor(tok))
 	}
-	clock.advance(31 * time.Minute) // t0+62m: due again, but what we served has expired
+	clock.Advance(31 * time.Minute) // t0+62m: due again, but what we served has expired
 	e.sweep(t)
 	if e.up.callsFor(tok) != 2 || e.state(t, stateIdle) != 1 {
 		t.Fatalf("calls = %d, idle = %v; want no refresh for a token nobody asked for", e.up.callsFor(tok), e.state(t, stateIdle))
 	}
 	for range 100 { // many sweeps, still nothing
-		clock.advance(10 * time.Second)
+		clock.Advance(10 * time.Second)
 		e.sweep(t)
 	}
 	if e.up.callsFor(tok) != 2 {
 		t.Fatalf("an idle token was refreshed")
 	}
-	clock.advance(30 * time.Minute) // past the cached credentials' expiry
+	clock.Advance(30 * time.Minute) // past the cached credentials' expiry
 	e.sweep(t)
 	if e.c.len() != 0 {
 		t.Errorf("an idle entry outlived its credentials")
@@ -296,9 +298,9 @@ func TestCacheResumesRefreshingWhenAskedAgain(t *testing.T) {
 	e := newCacheEnv(t, ttlUpstream(clock, time.Hour), clock, nil)
 	tok := podJWT(t, "web-0", t0.Add(24*time.Hour))
 	e.mustGet(t, tok)
-	clock.advance(31 * time.Minute)
+	clock.Advance(31 * time.Minute)
 	e.sweep(t)
-	clock.advance(31 * time.Minute)
+	clock.Advance(31 * time.Minute)
 	e.sweep(t) // idle now
 	e.mustGet(t, tok)
 	if e.up.callsFor(tok) != 2 {
@@ -315,7 +317,7 @@ func TestCacheNoRefreshPastTokenExpiry(t *testing.T) {
 	e := newCacheEnv(t, ttlUpstream(clock, time.Hour), clock, nil)
 	tok := podJWT(t, "web-0", t0.Add(20*time.Minute))
 	e.mustGet(t, tok)
-	clock.advance(31 * time.Minute)
+	clock.Advance(31 * time.Minute)
 	e.sweep(t)
 	if e.up.callsFor(tok) != 1 {
 		t.Errorf("a refresh was tried with an expired token")
@@ -369,11 +371,11 @@ func TestCacheLookup(t *testing.T) {
 	e := newCacheEnv(t, ttlUpstream(clock, 2*time.Hour), clock, nil)
 	raw := podJWT(t, "web-0", t0.Add(90*time.Minute))
 	key := mustToken(t, raw, t0).key
-	if _, ok := e.c.lookup(key, clock.now()); ok {
+	if _, ok := e.c.lookup(key, clock.Now()); ok {
 		t.Fatal("lookup found a token never fetched")
 	}
 	want := e.mustGet(t, raw)
-	if got, ok := e.c.lookup(key, clock.now()); !ok || got != want {
+	if got, ok := e.c.lookup(key, clock.Now()); !ok || got != want {
 		t.Errorf("lookup = %v, %v; want the cached credentials", got, ok)
 	}
 	if _, ok := e.c.lookup(key, t0.Add(90*time.Minute)); ok {

@@ -219,7 +219,7 @@ func TestHandlerAnswersWithinBound(t *testing.T) {
 func TestHandlerQueuesBursts(t *testing.T) {
 	frozen := newClock() // turns are computed as if the requests came at once
 	e := newHandlerEnv(t, hourCreds(), func(h *handler) {
-		h.inbound = newLimiter(50, 1, frozen.now) // a turn every 20ms
+		h.inbound = newLimiter(50, 1, frozen.Now) // a turn every 20ms
 		h.queueWait = 70 * time.Millisecond       // so 4 fit: now, +20, +40, +60
 	})
 	tok := podJWT(t, "web-0", time.Now().Add(time.Hour))

@@ -9,7 +9,7 @@ import (
 
 func TestLimiterQueuesInsteadOfRefusing(t *testing.T) {
 	clock := newClock()
-	l := newLimiter(10, 2, clock.now) // a turn every 100ms, 2 at once
+	l := newLimiter(10, 2, clock.Now) // a turn every 100ms, 2 at once
 	want := []struct {
 		wait time.Duration
 		ok   bool
@@ -27,12 +27,12 @@ func TestLimiterQueuesInsteadOfRefusing(t *testing.T) {
 		}
 	}
 	// A refusal takes nothing: after 300ms the queue has drained by three.
-	clock.advance(300 * time.Millisecond)
+	clock.Advance(300 * time.Millisecond)
 	if wait, ok := l.reserve(0); wait != 0 || !ok {
 		t.Errorf("after the queue drained: (%v, %v), want a turn now", wait, ok)
 	}
 	// Idle time refills up to the burst, no more.
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	for i := range 2 {
 		if wait, _ := l.reserve(0); wait != 0 {
 			t.Errorf("burst turn %d waits %v", i, wait)

@@ -38,14 +38,14 @@ func TestNodeSessionExpiryKeepsPodCredentials(t *testing.T) {
 
 	clock := newClock()
 	m, reg := testMetrics(t)
-	c := newCache(cacheConfig{now: clock.now, refreshQPS: 1000}, newFetcher(newEKSAuthClient(srv.URL), fastPolicy(), clock.now, m).fetch, m, discardLog())
+	c := newCache(cacheConfig{now: clock.Now, refreshQPS: 1000}, newFetcher(newEKSAuthClient(srv.URL), fastPolicy(), clock.Now, m).fetch, m, discardLog())
 	t.Cleanup(c.close)
 	e := &cacheEnv{c: c, clock: clock, reg: reg}
 	tok := podJWT(t, "web-0", t0.Add(24*time.Hour))
 	first := e.mustGet(t, tok)
 
 	answer.Store(refuse(http.StatusForbidden, "The security token included in the request is expired"))
-	clock.advance(3 * time.Hour) // the refresh is due
+	clock.Advance(3 * time.Hour) // the refresh is due
 	e.sweep(t)
 	if calls.Load() != 2 {
 		t.Fatalf("EKS Auth calls = %d, want the refresh tried", calls.Load())
@@ -58,7 +58,7 @@ func TestNodeSessionExpiryKeepsPodCredentials(t *testing.T) {
 	}
 
 	answer.Store(refuse(http.StatusBadRequest, "The specified Kubernetes service account token is expired."))
-	clock.advance(2 * time.Minute) // past the retry delay
+	clock.Advance(2 * time.Minute) // past the retry delay
 	e.sweep(t)
 	if c.len() != 0 {
 		t.Error("the pod's expired token did not drop its entry")

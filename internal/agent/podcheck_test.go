@@ -91,12 +91,12 @@ func TestRenewOnlyForLivePods(t *testing.T) {
 			e.c.log = slog.New(slog.NewJSONHandler(logs, nil))
 			tok := tt.token(t)
 			e.mustGet(t, tok)
-			clock.advance(50 * time.Minute) // due, and near expiry: a request refreshes in the foreground
+			clock.Advance(50 * time.Minute) // due, and near expiry: a request refreshes in the foreground
 			e.mustGet(t, tok)
 			if n := pods.callsFor("uid-web-0"); n != 0 {
 				t.Fatalf("%d pod checks on pods' requests; checks belong to background renewals only", n)
 			}
-			clock.advance(31 * time.Minute) // the foreground refresh is due for renewal
+			clock.Advance(31 * time.Minute) // the foreground refresh is due for renewal
 			e.sweep(t)
 
 			if got := pods.callsFor("uid-web-0"); got != boolInt(tt.wantCheck) {
@@ -141,7 +141,7 @@ func TestPodCheckDoesNotHoldUpTheSweep(t *testing.T) {
 	a, b := podJWT(t, "a", t0.Add(24*time.Hour)), podJWT(t, "b", t0.Add(24*time.Hour))
 	e.mustGet(t, a)
 	e.mustGet(t, b)
-	clock.advance(31 * time.Minute)
+	clock.Advance(31 * time.Minute)
 
 	swept := make(chan struct{})
 	go func() { e.c.sweep(context.Background()); close(swept) }()

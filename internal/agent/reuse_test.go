@@ -19,6 +19,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/satoken"
+	"github.com/podidentity/podidentity/internal/testenv"
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
@@ -60,14 +61,14 @@ func (c *cluster) mint(t testing.TB, pod string, now time.Time) string {
 
 // eksAuth is EKS Auth as far as tokens go: the real validator decides, with
 // the cluster's keys, and credentials last 6 hours.
-func (c *cluster) eksAuth(t testing.TB, clock *fakeClock) *fakeUpstream {
+func (c *cluster) eksAuth(t testing.TB, clock *testenv.Clock) *fakeUpstream {
 	t.Helper()
 	v, err := satoken.New([]satoken.ClusterConfig{{Name: "demo", Issuer: c.signer.Issuer(), StaticKeys: c.signer.JWKS()}},
-		satoken.Options{Now: clock.now})
+		satoken.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := credsUntil(func() time.Time { return clock.now().Add(6 * time.Hour) })
+	ok := credsUntil(func() time.Time { return clock.Now().Add(6 * time.Hour) })
 	return newUpstream(func(ctx context.Context, token string, n int) (Credentials, error) {
 		if _, err := v.Validate(ctx, "demo", token); err != nil {
 			return Credentials{}, &UpstreamError{Status: 400, Code: "InvalidTokenException", Message: "invalid token", Err: err}
@@ -76,9 +77,9 @@ func (c *cluster) eksAuth(t testing.TB, clock *fakeClock) *fakeUpstream {
 	})
 }
 
-func (c *cluster) keys(t testing.TB, clock *fakeClock) TokenVerifier {
+func (c *cluster) keys(t testing.TB, clock *testenv.Clock) TokenVerifier {
 	t.Helper()
-	k, err := satoken.NewKeys(satoken.KeysConfig{JWKSFile: c.jwksFile, Now: clock.now})
+	k, err := satoken.NewKeys(satoken.KeysConfig{JWKSFile: c.jwksFile, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +98,14 @@ func TestRotatedTokensReusePodCredentials(t *testing.T) {
 	first := make([]Credentials, pods)
 	for minute := range 60 {
 		for p := range pods {
-			got := e.mustGet(t, cl.mint(t, fmt.Sprintf("pod-%d", p), clock.now()))
+			got := e.mustGet(t, cl.mint(t, fmt.Sprintf("pod-%d", p), clock.Now()))
 			if minute == 0 {
 				first[p] = got
 			} else if got != first[p] {
 				t.Fatalf("minute %d, pod %d: got %s, want the pod's own credentials %s", minute, p, got.AccessKeyID, first[p].AccessKeyID)
 			}
 		}
-		clock.advance(time.Minute)
+		clock.Advance(time.Minute)
 	}
 	if n := up.total.Load(); n != pods {
 		t.Errorf("EKS Auth calls = %d, want %d (one per pod)", n, pods)
@@ -125,15 +126,15 @@ func TestForgedTokenDoesNotGetPodCredentials(t *testing.T) {
 	clock := newClock()
 	up := cl.eksAuth(t, clock)
 	e := newCacheEnv(t, up, clock, func(c *cacheConfig) { c.verifier = cl.keys(t, clock) })
-	genuine := cl.mint(t, "web-0", clock.now())
+	genuine := cl.mint(t, "web-0", clock.Now())
 	e.mustGet(t, genuine)
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 
-	forged := forge(t, genuine, clock.now().Add(24*time.Hour))
-	unsigned := podJWT(t, "web-0", clock.now().Add(24*time.Hour)) // made up, with a garbage signature
+	forged := forge(t, genuine, clock.Now().Add(24*time.Hour))
+	unsigned := podJWT(t, "web-0", clock.Now().Add(24*time.Hour)) // made up, with a garbage signature
 	for name, tok := range map[string]string{"forged signature": forged, "garbage signature": unsigned} {
 		t.Run(name, func(t *testing.T) {
-			if tk := mustToken(t, tok, clock.now()); name == "forged signature" && tk.pod != mustToken(t, genuine, clock.now()).pod {
+			if tk := mustToken(t, tok, clock.Now()); name == "forged signature" && tk.pod != mustToken(t, genuine, clock.Now()).pod {
 				t.Fatal("the forged token does not claim the pod")
 			}
 			before := up.total.Load()
@@ -149,7 +150,7 @@ func TestForgedTokenDoesNotGetPodCredentials(t *testing.T) {
 		t.Errorf("reused = %v, want 0", n)
 	}
 	// The genuine pod's next token is still recognised.
-	e.mustGet(t, cl.mint(t, "web-0", clock.now()))
+	e.mustGet(t, cl.mint(t, "web-0", clock.Now()))
 	if n := e.state(t, stateReused); n != 1 {
 		t.Errorf("reused = %v after the pod's own rotated token, want 1", n)
 	}
@@ -186,10 +187,10 @@ func TestRotatedTokenWithoutKeysAsksEKSAuth(t *testing.T) {
 	dead := httptest.NewServer(nil)
 	deadURL := dead.URL
 	dead.Close()
-	for name, verifier := range map[string]func(*fakeClock) TokenVerifier{
-		"no key source": func(*fakeClock) TokenVerifier { return nil },
-		"keys unreachable": func(clock *fakeClock) TokenVerifier {
-			k, err := satoken.NewKeys(satoken.KeysConfig{JWKSURL: deadURL + "/openid/v1/jwks", Now: clock.now})
+	for name, verifier := range map[string]func(*testenv.Clock) TokenVerifier{
+		"no key source": func(*testenv.Clock) TokenVerifier { return nil },
+		"keys unreachable": func(clock *testenv.Clock) TokenVerifier {
+			k, err := satoken.NewKeys(satoken.KeysConfig{JWKSURL: deadURL + "/openid/v1/jwks", Now: clock.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,8 +202,8 @@ func TestRotatedTokenWithoutKeysAsksEKSAuth(t *testing.T) {
 			up := cl.eksAuth(t, clock)
 			e := newCacheEnv(t, up, clock, func(c *cacheConfig) { c.verifier = verifier(clock) })
 			for range 3 {
-				e.mustGet(t, cl.mint(t, "web-0", clock.now()))
-				clock.advance(time.Minute)
+				e.mustGet(t, cl.mint(t, "web-0", clock.Now()))
+				clock.Advance(time.Minute)
 			}
 			if n := up.total.Load(); n != 3 {
 				t.Errorf("EKS Auth calls = %d, want 3 (one per token)", n)
@@ -236,7 +237,7 @@ func TestRefusedRotatedTokenIsNotReused(t *testing.T) {
 		t.Run(code, func(t *testing.T) {
 			cl := newCluster(t)
 			clock := newClock()
-			ok := credsUntil(func() time.Time { return clock.now().Add(6 * time.Hour) })
+			ok := credsUntil(func() time.Time { return clock.Now().Add(6 * time.Hour) })
 			var deleted atomic.Bool
 			up := newUpstream(func(ctx context.Context, token string, n int) (Credentials, error) {
 				if deleted.Load() {
@@ -246,11 +247,11 @@ func TestRefusedRotatedTokenIsNotReused(t *testing.T) {
 			})
 			v := &unavailableOnce{next: cl.keys(t, clock)}
 			e := newCacheEnv(t, up, clock, func(c *cacheConfig) { c.verifier = v })
-			accepted := cl.mint(t, "web-0", clock.now())
+			accepted := cl.mint(t, "web-0", clock.Now())
 			e.mustGet(t, accepted) // no entry yet: nothing to verify
 			deleted.Store(true)
-			clock.advance(time.Minute)
-			rotated := cl.mint(t, "web-0", clock.now())
+			clock.Advance(time.Minute)
+			rotated := cl.mint(t, "web-0", clock.Now())
 			for try := range 2 {
 				if got, err := e.get(t, rotated); !irrecoverable(err) {
 					t.Fatalf("try %d: got %s, %v; want EKS Auth's refusal", try, got.AccessKeyID, err)
@@ -276,9 +277,9 @@ func TestRefusedRotatedTokenIsNotReused(t *testing.T) {
 func TestRefusedForgedTokenLeavesNeighbourAlone(t *testing.T) {
 	cl := newCluster(t)
 	clock := newClock()
-	ok := credsUntil(func() time.Time { return clock.now().Add(6 * time.Hour) })
-	genuine := cl.mint(t, "web-0", clock.now())
-	forged := forge(t, genuine, clock.now().Add(24*time.Hour))
+	ok := credsUntil(func() time.Time { return clock.Now().Add(6 * time.Hour) })
+	genuine := cl.mint(t, "web-0", clock.Now())
+	forged := forge(t, genuine, clock.Now().Add(24*time.Hour))
 	up := newUpstream(func(ctx context.Context, token string, n int) (Credentials, error) {
 		if token == forged {
 			return Credentials{}, &UpstreamError{Status: 404, Code: "ResourceNotFoundException", Message: "no"}
@@ -287,7 +288,7 @@ func TestRefusedForgedTokenLeavesNeighbourAlone(t *testing.T) {
 	})
 	e := newCacheEnv(t, up, clock, func(c *cacheConfig) { c.verifier = cl.keys(t, clock) })
 	want := e.mustGet(t, genuine)
-	if mustToken(t, forged, clock.now()).pod != mustToken(t, genuine, clock.now()).pod {
+	if mustToken(t, forged, clock.Now()).pod != mustToken(t, genuine, clock.Now()).pod {
 		t.Fatal("the forged token does not claim the pod")
 	}
 	if _, err := e.get(t, forged); !irrecoverable(err) {
@@ -297,8 +298,8 @@ func TestRefusedForgedTokenLeavesNeighbourAlone(t *testing.T) {
 	if n := up.callsFor(genuine); n != 1 {
 		t.Errorf("EKS Auth calls for the genuine token = %d, want 1: the forged token made its entry due", n)
 	}
-	clock.advance(time.Minute)
-	if got := e.mustGet(t, cl.mint(t, "web-0", clock.now())); got != want {
+	clock.Advance(time.Minute)
+	if got := e.mustGet(t, cl.mint(t, "web-0", clock.Now())); got != want {
 		t.Errorf("the pod's rotated token got %s, want its cached %s", got.AccessKeyID, want.AccessKeyID)
 	}
 }
@@ -312,11 +313,11 @@ func TestLongLivedTokenIsNotReused(t *testing.T) {
 	cl := newCluster(t)
 	clock := newClock()
 	v, err := satoken.New([]satoken.ClusterConfig{{Name: "demo", Issuer: cl.signer.Issuer(), StaticKeys: cl.signer.JWKS(),
-		MaxTokenLifetime: 24 * time.Hour}}, satoken.Options{Now: clock.now})
+		MaxTokenLifetime: 24 * time.Hour}}, satoken.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := credsUntil(func() time.Time { return clock.now().Add(6 * time.Hour) })
+	ok := credsUntil(func() time.Time { return clock.Now().Add(6 * time.Hour) })
 	up := newUpstream(func(ctx context.Context, token string, n int) (Credentials, error) {
 		if _, err := v.Validate(ctx, "demo", token); err != nil {
 			return Credentials{}, &UpstreamError{Status: 400, Code: "InvalidTokenException", Message: "invalid token", Err: err}
@@ -324,11 +325,11 @@ func TestLongLivedTokenIsNotReused(t *testing.T) {
 		return ok(ctx, token, n)
 	})
 	e := newCacheEnv(t, up, clock, func(c *cacheConfig) { c.verifier = cl.keys(t, clock) })
-	accepted := cl.mint(t, "web-0", clock.now())
+	accepted := cl.mint(t, "web-0", clock.Now())
 	want := e.mustGet(t, accepted)
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	long, err := cl.signer.Mint(tokenmint.Pod{Namespace: "default", ServiceAccount: "app", PodName: "web-0", PodUID: "uid-web-0"},
-		clock.now(), 365*24*time.Hour)
+		clock.Now(), 365*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func TestLongLivedTokenIsNotReused(t *testing.T) {
 	if n := e.state(t, stateReused); n != 0 {
 		t.Errorf("reused = %v, want 0", n)
 	}
-	if got := e.mustGet(t, cl.mint(t, "web-0", clock.now())); got != want {
+	if got := e.mustGet(t, cl.mint(t, "web-0", clock.Now())); got != want {
 		t.Errorf("the pod's rotated token got %s, want its cached %s", got.AccessKeyID, want.AccessKeyID)
 	}
 }
@@ -351,15 +352,15 @@ func TestReusedTokenDoesNotTakeOverRefreshes(t *testing.T) {
 	clock := newClock()
 	up := cl.eksAuth(t, clock)
 	e := newCacheEnv(t, up, clock, func(c *cacheConfig) { c.verifier = cl.keys(t, clock) })
-	accepted := cl.mint(t, "web-0", clock.now())
+	accepted := cl.mint(t, "web-0", clock.Now())
 	e.mustGet(t, accepted)
-	clock.advance(time.Minute)
-	rotated := cl.mint(t, "web-0", clock.now()) // expires a minute after accepted
+	clock.Advance(time.Minute)
+	rotated := cl.mint(t, "web-0", clock.Now()) // expires a minute after accepted
 	e.mustGet(t, rotated)
 	if n := e.state(t, stateReused); n != 1 {
 		t.Fatalf("reused = %v, want 1", n)
 	}
-	clock.advance(3*time.Hour + time.Minute)
+	clock.Advance(3*time.Hour + time.Minute)
 	e.sweep(t)
 	if a, r := up.callsFor(accepted), up.callsFor(rotated); a != 2 || r != 0 {
 		t.Errorf("EKS Auth calls for the accepted, reused token = %d, %d; want 2, 0", a, r)

@@ -17,15 +17,15 @@ func TestSweepRechecksAfterWaitingItsTurn(t *testing.T) {
 	}{
 		{"refreshed by a pod meanwhile", func(t *testing.T, e *cacheEnv, b string) {
 			e.c.mu.Lock()
-			f := e.c.flightLocked(mustToken(t, b, e.clock.now()), false)
+			f := e.c.flightLocked(mustToken(t, b, e.clock.Now()), false)
 			e.c.mu.Unlock()
 			<-f.done
 		}},
 		{"credentials served lapsed meanwhile", func(t *testing.T, e *cacheEnv, b string) {
-			e.clock.advance(20 * time.Minute) // t0+61m: past what b was served (t0+1h), not a (t0+70m)
+			e.clock.Advance(20 * time.Minute) // t0+61m: past what b was served (t0+1h), not a (t0+70m)
 		}},
 		{"token expired meanwhile", func(t *testing.T, e *cacheEnv, b string) {
-			e.clock.advance(5 * time.Minute) // b's token expires at t0+45m
+			e.clock.Advance(5 * time.Minute) // b's token expires at t0+45m
 		}},
 	}
 	for _, tt := range tests {
@@ -35,9 +35,9 @@ func TestSweepRechecksAfterWaitingItsTurn(t *testing.T) {
 			a := podJWT(t, "a", t0.Add(24*time.Hour))
 			b := podJWT(t, "b", t0.Add(45*time.Minute))
 			e.mustGet(t, b) // credentials until t0+1h, refresh due at t0+27-30m
-			clock.advance(10 * time.Minute)
+			clock.Advance(10 * time.Minute)
 			e.mustGet(t, a)                 // credentials until t0+70m, refresh due at t0+37-40m
-			clock.advance(31 * time.Minute) // t0+41m: both due; a, used last, is swept first
+			clock.Advance(31 * time.Minute) // t0+41m: both due; a, used last, is swept first
 			turns := 0
 			e.c.turn = func(context.Context) error {
 				if turns++; turns == 2 {

@@ -15,13 +15,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 const (
@@ -39,25 +39,8 @@ const (
 // reproducible.
 func testEpoch() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
 
-// clock is a settable time source shared by a test and its Validator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: testEpoch()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is a settable time source shared by a test and its Validator.
+func newClock() *testenv.Clock { return testenv.NewClock(testEpoch()) }
 
 // signer is a cluster's token-signing key.
 type signer struct {
@@ -192,7 +175,7 @@ func wantIdentity(now time.Time) *podidentity.PodIdentity {
 }
 
 // newValidator builds a Validator on clk, failing the test on error.
-func newValidator(t testing.TB, clk *clock, opts Options, clusters ...ClusterConfig) *Validator {
+func newValidator(t testing.TB, clk *testenv.Clock, opts Options, clusters ...ClusterConfig) *Validator {
 	t.Helper()
 	if opts.Now == nil {
 		opts.Now = clk.Now

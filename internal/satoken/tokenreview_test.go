@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 // fakeAPIServer answers TokenReviews the way kube-apiserver does, from the
@@ -123,7 +124,7 @@ type reviewFixture struct {
 	api       *fakeAPIServer
 	srv       interface{ Close() }
 	key       *signer
-	clk       *clock
+	clk       *testenv.Clock
 	tokenFile string
 }
 

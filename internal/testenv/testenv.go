@@ -2,8 +2,9 @@
 // (python3 with boto3, the AWS CLI, moto_server, PostgreSQL, a
 // kube-apiserver, our own binary): they skip with a clear message on a
 // developer laptop that lacks a tool, and fail in CI, where
-// PODIDENTITY_REQUIRE_E2E=1 says every such tool must be present; and
-// Output collects a process's output while the test reads it.
+// PODIDENTITY_REQUIRE_E2E=1 says every such tool must be present;
+// Output collects a process's output while the test reads it; and Clock is
+// the one fake clock every package's tests move by hand.
 package testenv
 
 import (

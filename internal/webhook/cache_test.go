@@ -6,29 +6,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestCacheTTLs(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testenv.NewClock(time.Unix(1_700_000_000, 0))
 	src := &fakeAssociations{has: map[string]bool{"default/app": true}}
-	c := NewCache(src, 10*time.Second, 2*time.Second, clock.now)
+	c := NewCache(src, 10*time.Second, 2*time.Second, clock.Now)
 	ctx := context.Background()
 	ask := func(ns, sa string, want bool, wantCalls int64) {
 		t.Helper()
@@ -49,13 +34,13 @@ func TestCacheTTLs(t *testing.T) {
 	src.mu.Lock()
 	src.has["default/other"] = true
 	src.mu.Unlock()
-	clock.advance(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	ask("default", "other", true, 3)
 
 	// "yes" lasts the positive TTL.
-	clock.advance(7 * time.Second)
+	clock.Advance(7 * time.Second)
 	ask("default", "app", true, 3)
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	ask("default", "app", true, 4)
 }
 

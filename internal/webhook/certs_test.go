@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 // writeCert writes a self-signed certificate for cn and its key.
@@ -65,8 +67,8 @@ func TestCertReloader(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	base := time.Unix(1_700_000_000, 0)
 	writeCert(t, certFile, keyFile, "first", base)
-	clock := &fakeClock{t: base}
-	r, err := NewCertReloader(certFile, keyFile, clock.now, nil)
+	clock := testenv.NewClock(base)
+	r, err := NewCertReloader(certFile, keyFile, clock.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestCertReloader(t *testing.T) {
 	if cn := servedCN(t, r); cn != "first" {
 		t.Errorf("files checked before the interval: serving %q", cn)
 	}
-	clock.advance(certCheckInterval)
+	clock.Advance(certCheckInterval)
 	if cn := servedCN(t, r); cn != "second" {
 		t.Errorf("after renewal: serving %q, want second", cn)
 	}
@@ -88,13 +90,13 @@ func TestCertReloader(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte("-----BEGIN PRIVATE KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(certCheckInterval)
+	clock.Advance(certCheckInterval)
 	if cn := servedCN(t, r); cn != "second" {
 		t.Errorf("after a broken write: serving %q, want second", cn)
 	}
 	// Completed: loaded at the next check.
 	writeCert(t, certFile, keyFile, "third", base.Add(2*time.Minute))
-	clock.advance(certCheckInterval)
+	clock.Advance(certCheckInterval)
 	if cn := servedCN(t, r); cn != "third" {
 		t.Errorf("after the write completed: serving %q, want third", cn)
 	}

@@ -29,25 +29,8 @@ const (
 	serverSecret = "server-secret-never-in-errors-0000000000"
 )
 
-// clock is a settable clock shared by the issuer and the fake STS.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is a settable clock shared by the issuer and the fake STS.
+func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // stsCall is one request the fake STS received, as the real SDK sent it.
 type stsCall struct {
@@ -87,7 +70,7 @@ func (c stsCall) TransitiveTagKeys() []string {
 // issues credentials for DurationSeconds; respond overrides an answer.
 type fakeSTS struct {
 	srv   *httptest.Server
-	clock *clock
+	clock *testenv.Clock
 
 	mu      sync.Mutex
 	calls   []stsCall
@@ -102,7 +85,7 @@ type fakeSTS struct {
 
 var credentialScope = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
 
-func newFakeSTS(t testing.TB, clk *clock) *fakeSTS {
+func newFakeSTS(t testing.TB, clk *testenv.Clock) *fakeSTS {
 	f := &fakeSTS{clock: clk}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -191,7 +174,7 @@ func (f *fakeSTS) setRespond(fn func(n int, c stsCall) (int, string, string)) {
 
 // newIssuer returns an issuer talking to f with the server's static
 // identity, fast retries, and its log in the returned buffer.
-func newIssuer(t testing.TB, f *fakeSTS, clk *clock, mod ...func(*awssts.Config)) (*awssts.Issuer, *testenv.Output) {
+func newIssuer(t testing.TB, f *fakeSTS, clk *testenv.Clock, mod ...func(*awssts.Config)) (*awssts.Issuer, *testenv.Output) {
 	t.Helper()
 	logs := &testenv.Output{}
 	cfg := awssts.Config{

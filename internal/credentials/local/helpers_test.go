@@ -30,11 +30,6 @@ func keyring(t testing.TB, keys ...local.Key) *local.Keyring {
 	return kr
 }
 
-// clock is a settable time source for Config.Now.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 func newIssuer(t testing.TB, kr *local.Keyring, now func() time.Time) *local.Issuer {
 	t.Helper()
 	iss, err := local.NewIssuer(local.Config{Keyring: kr, Now: now, Rand: rand.NewChaCha8([32]byte{1})})

@@ -20,6 +20,7 @@ import (
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/sigv4"
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 var (
@@ -87,7 +88,7 @@ func TestIssue(t *testing.T) {
 			},
 		},
 	}
-	iss := newIssuer(t, keyring(t, testKey("k1", 1)), (&clock{t0}).Now)
+	iss := newIssuer(t, keyring(t, testKey("k1", 1)), testenv.NewClock(t0).Now)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			creds, err := iss.Issue(t.Context(), tt.req)
@@ -258,7 +259,7 @@ func TestRoleID(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	clk := &clock{t0}
+	clk := testenv.NewClock(t0)
 	iss := newIssuer(t, keyring(t, testKey("k1", 1)), clk.Now)
 	creds, err := iss.Issue(t.Context(), typicalRequest(t))
 	if err != nil {
@@ -294,7 +295,7 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk.t = tt.now
+			clk.Set(tt.now)
 			secret, p, err := iss.Lookup(t.Context(), tt.key, tt.token)
 			if secret != "" || p != nil {
 				t.Errorf("Lookup returned a secret or principal with error %v", err)
@@ -311,7 +312,7 @@ func TestLookup(t *testing.T) {
 // signer, as a pod would, and checks that the token travels unchanged and
 // that Lookup gives back what is needed to reproduce the signature.
 func TestSigV4(t *testing.T) {
-	clk := &clock{t0}
+	clk := testenv.NewClock(t0)
 	iss := newIssuer(t, keyring(t, testKey("k1", 1)), clk.Now)
 	creds, err := iss.Issue(t.Context(), typicalRequest(t))
 	if err != nil {
@@ -400,7 +401,7 @@ func BenchmarkIssue(b *testing.B) {
 }
 
 func BenchmarkOpen(b *testing.B) {
-	iss := newIssuer(b, keyring(b, testKey("k1", 1), testKey("k2", 2)), (&clock{t0}).Now)
+	iss := newIssuer(b, keyring(b, testKey("k1", 1), testKey("k2", 2)), testenv.NewClock(t0).Now)
 	creds, err := iss.Issue(b.Context(), typicalRequest(b))
 	if err != nil {
 		b.Fatal(err)
@@ -414,7 +415,7 @@ func BenchmarkOpen(b *testing.B) {
 }
 
 func BenchmarkOpenInvalid(b *testing.B) {
-	iss := newIssuer(b, keyring(b, testKey("k1", 1)), (&clock{t0}).Now)
+	iss := newIssuer(b, keyring(b, testKey("k1", 1)), testenv.NewClock(t0).Now)
 	creds, err := iss.Issue(b.Context(), typicalRequest(b))
 	if err != nil {
 		b.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/sigv4"
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 func TestSealOpenRoundTrip(t *testing.T) {
@@ -71,7 +72,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		})},
 		{"empty except expiration", podidentity.SessionPrincipal{Expiration: exp}},
 	}
-	iss := newIssuer(t, keyring(t, testKey("k1", 1)), (&clock{t0}).Now)
+	iss := newIssuer(t, keyring(t, testKey("k1", 1)), testenv.NewClock(t0).Now)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			token, err := iss.Seal(&tt.p)
@@ -107,7 +108,7 @@ func TestSealUniqueTokens(t *testing.T) {
 
 func TestRotation(t *testing.T) {
 	oldKey, newKey := testKey("old", 1), testKey("new", 2)
-	now := (&clock{t0}).Now
+	now := testenv.NewClock(t0).Now
 	p := &podidentity.SessionPrincipal{AccessKeyID: "ASIAAAAAAAAAAAAAAAAA", Expiration: t0.Add(time.Hour)}
 
 	sealWith := func(keys ...local.Key) string {
@@ -156,7 +157,7 @@ func TestRotation(t *testing.T) {
 // changes every character of its text, and expects each to be refused.
 func TestTampering(t *testing.T) {
 	ring := keyring(t, testKey("k1", 1), testKey("k2", 2))
-	iss := newIssuer(t, ring, (&clock{t0}).Now)
+	iss := newIssuer(t, ring, testenv.NewClock(t0).Now)
 	creds, err := iss.Issue(t.Context(), typicalRequest(t))
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +226,7 @@ func TestTampering(t *testing.T) {
 }
 
 func TestOpenGarbage(t *testing.T) {
-	iss := newIssuer(t, keyring(t, testKey("k1", 1)), (&clock{t0}).Now)
+	iss := newIssuer(t, keyring(t, testKey("k1", 1)), testenv.NewClock(t0).Now)
 	valid, err := iss.Seal(&podidentity.SessionPrincipal{Expiration: t0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +265,7 @@ func TestOpenGarbage(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
-	clk := &clock{t0}
+	clk := testenv.NewClock(t0)
 	iss := newIssuer(t, keyring(t, testKey("k1", 1)), clk.Now)
 	req := typicalRequest(t)
 	req.Duration = time.Hour
@@ -290,7 +291,7 @@ func TestExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk.t = tt.now
+			clk.Set(tt.now)
 			_, errOpen := iss.Open(creds.SessionToken)
 			_, _, errLookup := iss.Lookup(t.Context(), creds.AccessKeyID, creds.SessionToken)
 			for _, err := range []error{errOpen, errLookup} {
@@ -312,7 +313,7 @@ func TestExpiry(t *testing.T) {
 // TestTokenSize checks that a typical token stays small and reports how it
 // compares with JSON, which the binary encoding replaced.
 func TestTokenSize(t *testing.T) {
-	iss := newIssuer(t, keyring(t, testKey("2025-06", 1)), (&clock{t0}).Now)
+	iss := newIssuer(t, keyring(t, testKey("2025-06", 1)), testenv.NewClock(t0).Now)
 	req := typicalRequest(t)
 	creds, err := iss.Issue(t.Context(), req)
 	if err != nil {
