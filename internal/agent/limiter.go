@@ -3,8 +3,9 @@ package agent
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // errLimited is a request that could not get a turn within its wait.
@@ -13,67 +14,58 @@ var errLimited = errors.New("rate limit: no turn within the allowed wait")
 // limiter is a token bucket whose callers queue for a turn, up to a bound,
 // instead of failing the moment the bucket is empty: a burst of pods is
 // smoothed, not refused. A rate of zero or less never limits.
+//
+// It is rate.Limiter used as its Wait with a deadline uses it (reserve,
+// refuse at once what lies beyond the deadline, cancel a turn not taken),
+// but on the agent's clock rather than the wall clock, so that tests can
+// freeze time.
 type limiter struct {
-	rate  float64 // turns per second
-	burst float64
-	now   func() time.Time
-
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
+	lim *rate.Limiter // nil: unlimited
+	now func() time.Time
 }
 
-func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
-	if burst < 1 {
-		burst = 1
+func newLimiter(r float64, burst int, now func() time.Time) *limiter {
+	l := &limiter{now: now}
+	if r > 0 {
+		l.lim = rate.NewLimiter(rate.Limit(r), max(1, burst))
 	}
-	return &limiter{rate: rate, burst: float64(burst), tokens: float64(burst), now: now}
+	return l
 }
 
-// reserve takes a turn now or at a later time and says how long to wait
+// take reserves a turn now or at a later time and says how long to wait
 // for it; ok is false, and nothing is taken, when that is beyond maxWait.
-func (l *limiter) reserve(maxWait time.Duration) (wait time.Duration, ok bool) {
-	if l == nil || l.rate <= 0 {
-		return 0, true
+func (l *limiter) take(maxWait time.Duration) (res *rate.Reservation, wait time.Duration, ok bool) {
+	if l == nil || l.lim == nil {
+		return nil, 0, true
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	now := l.now()
-	if !l.last.IsZero() {
-		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	res = l.lim.ReserveN(now, 1)
+	wait = res.DelayFrom(now)
+	if !res.OK() || wait > maxWait {
+		res.CancelAt(now)
+		return nil, 0, false
 	}
-	l.last = now
-	if l.tokens >= 1 {
-		l.tokens--
-		return 0, true
-	}
-	wait = time.Duration((1 - l.tokens) / l.rate * float64(time.Second))
-	if wait > maxWait {
-		return 0, false
-	}
-	l.tokens--
-	return wait, true
+	return res, wait, true
 }
 
-// unreserve gives back a turn its caller did not use.
-func (l *limiter) unreserve() {
-	if l == nil || l.rate <= 0 {
-		return
-	}
-	l.mu.Lock()
-	l.tokens = min(l.burst, l.tokens+1)
-	l.mu.Unlock()
+// reserve is take for callers that will use their turn whatever happens.
+func (l *limiter) reserve(maxWait time.Duration) (wait time.Duration, ok bool) {
+	_, wait, ok = l.take(maxWait)
+	return wait, ok
 }
 
 // wait blocks until the caller's turn, or fails at once with errLimited
-// when that is more than maxWait away, or with ctx's error.
+// when that is more than maxWait away, or with ctx's error, giving back
+// the turn it did not use.
 func (l *limiter) wait(ctx context.Context, maxWait time.Duration) error {
-	d, ok := l.reserve(maxWait)
+	res, d, ok := l.take(maxWait)
 	if !ok {
 		return errLimited
 	}
 	if err := sleep(ctx, d); err != nil {
-		l.unreserve()
+		if res != nil {
+			res.CancelAt(l.now())
+		}
 		return err
 	}
 	return nil
