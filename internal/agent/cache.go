@@ -1,13 +1,15 @@
 package agent
 
 import (
-	"container/list"
 	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // cacheConfig tunes the credential cache. Zero values take the defaults.
@@ -92,9 +94,13 @@ type cache struct {
 	wg   sync.WaitGroup
 
 	mu      sync.Mutex
-	entries map[tokenKey]*list.Element // of *entry, by each of its tokens
-	pods    map[podKey]*list.Element   // the entry EKS Auth last filled for a pod
-	lru     *list.List                 // front: most recently used
+	entries map[tokenKey]*entry // by each of its tokens
+	pods    map[podKey]*entry   // the entry EKS Auth last filled for a pod
+	// lru orders the entries by use and bounds them. It is golang-lru's
+	// plain LRU, not its expirable variant: entries expire with their own
+	// credentials, on the agent's clock, and are refreshed meanwhile. Its
+	// eviction callback unindexes an entry however it goes.
+	lru     *simplelru.LRU[*entry, struct{}]
 	flights map[tokenKey]*flight
 	// podWarnedAt is when a failed pod check was last logged.
 	podWarnedAt time.Time
@@ -168,11 +174,12 @@ func newCache(cfg cacheConfig, fetch func(context.Context, string) (Credentials,
 		log:     log,
 		life:    life,
 		stop:    stop,
-		entries: map[tokenKey]*list.Element{},
-		pods:    map[podKey]*list.Element{},
-		lru:     list.New(),
+		entries: map[tokenKey]*entry{},
+		pods:    map[podKey]*entry{},
 		flights: map[tokenKey]*flight{},
 	}
+	// With caching off nothing is ever added; the size must still be valid.
+	c.lru, _ = simplelru.NewLRU(max(1, cfg.maxEntries), func(e *entry, _ struct{}) { c.unindexLocked(e) })
 	c.turn = func(ctx context.Context) error { return c.refresh.wait(ctx, time.Hour) }
 	return c
 }
@@ -190,17 +197,16 @@ func (c *cache) len() int {
 // served as they are, without parsing the token again.
 func (c *cache) lookup(key tokenKey, now time.Time) (Credentials, bool) {
 	c.mu.Lock()
-	el := c.entries[key]
-	if el == nil {
+	e := c.entries[key]
+	if e == nil {
 		c.mu.Unlock()
 		return Credentials{}, false
 	}
-	e := el.Value.(*entry)
 	if exp := e.expiryOf(key); (!exp.IsZero() && !now.Before(exp)) || !c.servableLocked(e, now) {
 		c.mu.Unlock()
 		return Credentials{}, false
 	}
-	c.lru.MoveToFront(el)
+	c.lru.Get(e) // most recently used
 	e.servedUntil = later(e.servedUntil, e.creds.Expiration)
 	e.idle = false
 	creds := e.creds
@@ -225,10 +231,9 @@ func (c *cache) get(ctx context.Context, tok podToken) (Credentials, error) {
 	}
 	now := c.cfg.now()
 	c.mu.Lock()
-	if el := c.entries[tok.key]; el != nil {
-		e := el.Value.(*entry)
+	if e := c.entries[tok.key]; e != nil {
 		if e.creds.Expiration.Sub(now) > c.cfg.minServe {
-			c.lru.MoveToFront(el)
+			c.lru.Get(e)
 			if !c.nearExpiry(e, now) || now.Before(e.retryAt) {
 				e.servedUntil = later(e.servedUntil, e.creds.Expiration)
 				e.idle = false
@@ -256,7 +261,7 @@ func (c *cache) get(ctx context.Context, tok podToken) (Credentials, error) {
 			c.metrics.cache(stateStale)
 			return old, nil
 		}
-		c.removeLocked(el)
+		c.removeLocked(e)
 		c.metrics.cache(stateEvicted)
 	}
 	f := c.flightLocked(tok, false)
@@ -281,8 +286,7 @@ func (c *cache) wait(ctx context.Context, f *flight) (Credentials, error) {
 // served notes that credentials expiring at exp were handed out for key.
 func (c *cache) served(key tokenKey, exp time.Time) {
 	c.mu.Lock()
-	if el := c.entries[key]; el != nil {
-		e := el.Value.(*entry)
+	if e := c.entries[key]; e != nil {
 		e.servedUntil = later(e.servedUntil, exp)
 		e.idle = false
 	}
@@ -320,25 +324,22 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 
 	c.mu.Lock()
 	delete(c.flights, tok.key)
-	el := c.entries[tok.key]
+	held := c.entries[tok.key]
 	dropped := false
 	switch {
 	case err == nil && c.caching():
-		var e *entry
-		if el != nil {
-			e = el.Value.(*entry)
-			c.lru.MoveToFront(el)
-			c.addTokenLocked(el, tok, true)
+		e := held
+		if e != nil {
+			c.lru.Get(e)
+			c.addTokenLocked(e, tok, true)
 		} else {
 			// EKS Auth accepted tok, so the pod it names is its own.
 			e = &entry{tok: tok, pod: tok.pod}
-			el = c.lru.PushFront(e)
-			c.entries[tok.key] = el
+			c.entries[tok.key] = e
 			if e.pod.ok() {
-				c.pods[e.pod] = el
+				c.pods[e.pod] = e
 			}
-			for c.lru.Len() > c.cfg.maxEntries {
-				c.removeLocked(c.lru.Back())
+			if c.lru.Add(e, struct{}{}) { // the least recently used went
 				c.metrics.cache(stateEvicted)
 			}
 		}
@@ -346,21 +347,20 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		e.refreshAt = now.Add(c.refreshInterval(creds.Expiration.Sub(now)))
 		e.retryAt, e.failures = time.Time{}, 0
 	case err == nil:
-	case irrecoverable(err) && el != nil && el.Value.(*entry).tok.key != tok.key:
+	case irrecoverable(err) && held != nil && held.tok.key != tok.key:
 		// One of the pod's verified rotated tokens, sent upstream when the
 		// credentials neared expiry: it is refused, not the token EKS Auth
 		// accepted, which stays to refresh with.
-		c.refuseAliasLocked(el, tok, asUpstreamError(err), now)
+		c.refuseAliasLocked(held, tok, asUpstreamError(err), now)
 	case irrecoverable(err):
-		if el != nil {
-			c.removeLocked(el)
+		if held != nil {
+			c.removeLocked(held)
 			c.metrics.cache(stateEvicted)
 			dropped = true
 		}
-	case el != nil:
-		e := el.Value.(*entry)
-		e.failures++
-		e.retryAt = now.Add(c.retryDelay(e.failures, e.creds.Expiration.Sub(now)))
+	case held != nil:
+		held.failures++
+		held.retryAt = now.Add(c.retryDelay(held.failures, held.creds.Expiration.Sub(now)))
 	}
 	c.mu.Unlock()
 
@@ -374,12 +374,12 @@ func (c *cache) run(tok podToken, f *flight, background bool) {
 		c.log.Info("credentials fetched", append(attrs, "role", creds.RoleARN, "association", creds.AssociationID,
 			"access_key_id", creds.AccessKeyID, "expiration", creds.Expiration)...)
 	default:
-		if background || el != nil {
+		if background || held != nil {
 			c.metrics.refreshFailed(err)
 		}
 		c.log.Warn("fetching credentials failed", append(attrs, "err", err, "dropped", dropped)...)
 	}
-	if irrecoverable(err) && el == nil {
+	if irrecoverable(err) && held == nil {
 		// Before the pod hears the refusal, so that its retry of the same
 		// token cannot be answered by reuse.
 		c.refuseRotated(tok, asUpstreamError(err))
@@ -411,24 +411,26 @@ func (c *cache) retryDelay(n int, left time.Duration) time.Duration {
 	return d
 }
 
-func (c *cache) removeLocked(el *list.Element) {
-	e := el.Value.(*entry)
+// removeLocked drops e; the LRU's eviction callback unindexes it.
+func (c *cache) removeLocked(e *entry) { c.lru.Remove(e) }
+
+// unindexLocked forgets e under each of its tokens and its pod, as it
+// leaves the LRU, removed or evicted.
+func (c *cache) unindexLocked(e *entry) {
 	delete(c.entries, e.tok.key)
 	for k := range e.aliases {
 		delete(c.entries, k)
 	}
-	if c.pods[e.pod] == el {
+	if c.pods[e.pod] == e {
 		delete(c.pods, e.pod)
 	}
-	c.lru.Remove(el)
 }
 
-// addTokenLocked makes tok, a token of el's pod, one of el's: the one
+// addTokenLocked makes tok, a token of e's pod, one of e's: the one
 // refreshes use if EKS Auth accepted it and it expires last. Beyond
 // maxAliases, the token that expires first is forgotten (asked for again,
 // it is verified again).
-func (c *cache) addTokenLocked(el *list.Element, tok podToken, accepted bool) {
-	e := el.Value.(*entry)
+func (c *cache) addTokenLocked(e *entry, tok podToken, accepted bool) {
 	if tok.key == e.tok.key {
 		e.tok = tok
 		return
@@ -443,7 +445,7 @@ func (c *cache) addTokenLocked(el *list.Element, tok podToken, accepted bool) {
 	} else {
 		e.aliases[tok.key] = tok.expires
 	}
-	c.entries[tok.key] = el
+	c.entries[tok.key] = e
 	for len(e.aliases) > maxAliases {
 		first := earliest(e.aliases)
 		delete(e.aliases, first)
@@ -489,12 +491,12 @@ func (c *cache) sweep(ctx context.Context) {
 	now := c.cfg.now()
 	var due []tokenKey
 	c.mu.Lock()
-	for el := c.lru.Front(); el != nil; {
-		next := el.Next()
-		e := el.Value.(*entry)
+	// Most recently used first: with many entries due, the ones pods use
+	// most get their turns first. Keys is a copy, so entries can go.
+	for _, e := range slices.Backward(c.lru.Keys()) {
 		switch {
 		case e.creds.Expiration.Sub(now) <= c.cfg.minServe:
-			c.removeLocked(el)
+			c.removeLocked(e)
 			c.metrics.cache(stateEvicted)
 		case !c.dueLocked(e, now):
 		case !c.wantedLocked(e, now):
@@ -508,7 +510,6 @@ func (c *cache) sweep(ctx context.Context) {
 		default:
 			due = append(due, e.tok.key)
 		}
-		el = next
 	}
 	c.mu.Unlock()
 	for _, key := range due {
@@ -517,8 +518,8 @@ func (c *cache) sweep(ctx context.Context) {
 		}
 		now := c.cfg.now()
 		c.mu.Lock()
-		if el := c.entries[key]; el != nil && c.renewableLocked(el.Value.(*entry), now) {
-			c.renewLocked(el)
+		if e := c.entries[key]; e != nil && c.renewableLocked(e, now) {
+			c.renewLocked(e)
 		}
 		c.mu.Unlock()
 	}

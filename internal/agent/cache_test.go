@@ -64,8 +64,8 @@ func (e *cacheEnv) settle(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		e.c.mu.Lock()
 		n := len(e.c.flights)
-		for el := e.c.lru.Front(); el != nil; el = el.Next() {
-			n += boolInt(el.Value.(*entry).checking)
+		for _, en := range e.c.lru.Keys() {
+			n += boolInt(en.checking)
 		}
 		e.c.mu.Unlock()
 		if n == 0 {

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"container/list"
 	"context"
 	"time"
 )
@@ -44,12 +43,11 @@ func (c *cache) podToCheckLocked(e *entry) (podRef, bool) {
 	return podRef{namespace: e.pod.namespace, name: e.tok.podName, uid: e.pod.podUID}, true
 }
 
-// renewLocked starts the background renewal of el, after checking, when
+// renewLocked starts the background renewal of e, after checking, when
 // its pod is known, that the pod is still there. The check runs in its own
 // goroutine so that a slow API server never holds up the sweep, and never
 // under the lock; meanwhile e.checking keeps later sweeps off the entry.
-func (c *cache) renewLocked(el *list.Element) {
-	e := el.Value.(*entry)
+func (c *cache) renewLocked(e *entry) {
 	ref, ok := c.podToCheckLocked(e)
 	if !ok {
 		c.flightLocked(e.tok, true)
@@ -57,19 +55,19 @@ func (c *cache) renewLocked(el *list.Element) {
 	}
 	e.checking = true
 	c.wg.Add(1)
-	go c.checkThenRenew(el, ref)
+	go c.checkThenRenew(e, ref)
 }
 
-// checkThenRenew asks whether ref is gone: if so it drops el, whose
+// checkThenRenew asks whether ref is gone: if so it drops e, whose
 // credentials nobody can still need; otherwise (alive, or any error: fail
-// open) it renews el if that is still due and wanted.
+// open) it renews e if that is still due and wanted.
 //
 // Dropping, rather than keeping the credentials until they lapse, means
 // the agent no longer hands them out at all: the only one who could still
 // ask is someone holding the dead pod's token, and that request now goes
 // to EKS Auth, which refuses a token whose pod is gone when it reviews
 // tokens with the API server. The AWS agent likewise stops renewing.
-func (c *cache) checkThenRenew(el *list.Element, ref podRef) {
+func (c *cache) checkThenRenew(e *entry, ref podRef) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithTimeout(c.life, podCheckWithin)
 	gone, err := c.cfg.pods.PodGone(ctx, ref.namespace, ref.name, ref.uid)
@@ -78,16 +76,15 @@ func (c *cache) checkThenRenew(el *list.Element, ref podRef) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := el.Value.(*entry)
 	e.checking = false
-	if c.entries[e.tok.key] != el || c.life.Err() != nil {
+	if c.entries[e.tok.key] != e || c.life.Err() != nil {
 		return // dropped meanwhile, or the agent is stopping
 	}
 	attrs := []any{"token", e.tok.key.String(), "namespace", ref.namespace, "pod", ref.name, "pod_uid", ref.uid,
 		"service_account", e.tok.serviceAccount}
 	now := c.cfg.now()
 	if err == nil && gone {
-		c.removeLocked(el)
+		c.removeLocked(e)
 		c.metrics.cache(stateGone)
 		c.log.Info("the pod is gone; dropped its credentials instead of renewing them",
 			append(attrs, "expiration", e.creds.Expiration)...)

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"time"
@@ -40,8 +39,8 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 		return Credentials{}, false
 	}
 	c.mu.Lock()
-	el := c.pods[tok.pod]
-	candidate := el != nil && c.entries[tok.key] == nil && c.reusableLocked(el.Value.(*entry), tok, c.cfg.now())
+	e := c.pods[tok.pod]
+	candidate := e != nil && c.entries[tok.key] == nil && c.reusableLocked(e, tok, c.cfg.now())
 	c.mu.Unlock()
 	if !candidate {
 		return Credentials{}, false
@@ -67,20 +66,19 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 
 	now := c.cfg.now()
 	c.mu.Lock()
-	el = c.pods[tok.pod] // the entry may have gone, or been replaced, meanwhile
-	if el == nil || !c.reusableLocked(el.Value.(*entry), tok, now) {
+	e = c.pods[tok.pod] // the entry may have gone, or been replaced, meanwhile
+	if e == nil || !c.reusableLocked(e, tok, now) {
 		c.mu.Unlock()
 		return Credentials{}, false
 	}
-	e := el.Value.(*entry)
 	if !lifetimeWithin(tok, e.tok) {
 		c.mu.Unlock()
 		c.log.Warn("a verified token of a pod with cached credentials lives longer than the token EKS Auth accepted; asking EKS Auth",
 			append(attrs, "issued", tok.issued, "expires", tok.expires)...)
 		return Credentials{}, false
 	}
-	c.addTokenLocked(el, tok, false)
-	c.lru.MoveToFront(el)
+	c.addTokenLocked(e, tok, false)
+	c.lru.Get(e) // most recently used
 	e.servedUntil = later(e.servedUntil, e.creds.Expiration)
 	e.idle = false
 	creds := e.creds
@@ -127,12 +125,11 @@ func identityRefused(ue *UpstreamError) bool {
 	return ue != nil && (ue.Code == "ResourceNotFoundException" || ue.Code == "AccessDeniedException")
 }
 
-// refuseAliasLocked: EKS Auth refused for good tok, one of el's verified
+// refuseAliasLocked: EKS Auth refused for good tok, one of e's verified
 // rotated tokens. tok is forgotten and never reused again; when the
-// refusal is about the pod's identity, el is made due so that the token
-// EKS Auth accepted is put to it at once, and el goes if it is refused too.
-func (c *cache) refuseAliasLocked(el *list.Element, tok podToken, ue *UpstreamError, now time.Time) {
-	e := el.Value.(*entry)
+// refusal is about the pod's identity, e is made due so that the token
+// EKS Auth accepted is put to it at once, and e goes if it is refused too.
+func (c *cache) refuseAliasLocked(e *entry, tok podToken, ue *UpstreamError, now time.Time) {
 	delete(e.aliases, tok.key)
 	delete(c.entries, tok.key)
 	e.refuseLocked(tok, now)
@@ -154,9 +151,9 @@ func (c *cache) refuseRotated(tok podToken, ue *UpstreamError) {
 		return
 	}
 	c.mu.Lock()
-	el := c.pods[tok.pod]
+	e := c.pods[tok.pod]
 	c.mu.Unlock()
-	if el == nil {
+	if e == nil {
 		return
 	}
 	vctx, cancel := context.WithTimeout(c.life, verifyWithin)
@@ -169,10 +166,9 @@ func (c *cache) refuseRotated(tok podToken, ue *UpstreamError) {
 	now := c.cfg.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pods[tok.pod] != el {
+	if c.pods[tok.pod] != e {
 		return // dropped or replaced meanwhile
 	}
-	e := el.Value.(*entry)
 	e.refuseLocked(tok, now)
 	if verified && identityRefused(ue) {
 		e.refreshAt = now

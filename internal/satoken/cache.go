@@ -1,10 +1,11 @@
 package satoken
 
 import (
-	"container/list"
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/podidentity/podidentity/internal/podidentity"
 )
@@ -16,57 +17,49 @@ import (
 // it is still one of the cluster's keys; TokenReview is not skipped, only
 // its answer reused for tokenReviewTTL. When full, the least recently used
 // entry goes.
+//
+// Entries expire each at its own token's expiry, on the validator's clock,
+// so the LRU is golang-lru's plain one, not its expirable variant (one TTL
+// for all entries, on the wall clock). It is the non-locking simplelru
+// under our own mutex, because markReviewed updates an entry in place.
 type tokenCache struct {
-	max int
-
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]*list.Element
-	ll list.List // of *cacheEntry, most recently used first
+	mu  sync.Mutex
+	lru *simplelru.LRU[[sha256.Size]byte, *cacheEntry]
 }
 
 type cacheEntry struct {
-	key           [sha256.Size]byte
 	cluster       *cluster
 	id            podidentity.PodIdentity
 	thumb         string    // of the key that signed the token
 	reviewedUntil time.Time // TokenReview's answer is good until then
 }
 
+// newTokenCache returns a cache of max entries; max must be positive.
 func newTokenCache(max int) *tokenCache {
-	return &tokenCache{max: max, m: make(map[[sha256.Size]byte]*list.Element)}
+	lru, err := simplelru.NewLRU[[sha256.Size]byte, *cacheEntry](max, nil)
+	if err != nil {
+		// Only a size below 1 fails, and callers disable the cache instead.
+		panic("satoken: " + err.Error())
+	}
+	return &tokenCache{lru: lru}
 }
 
 // get returns a copy of the entry for key if it was verified for c.
 func (tc *tokenCache) get(key [sha256.Size]byte, c *cluster) (cacheEntry, bool) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	el, ok := tc.m[key]
-	if !ok {
+	e, ok := tc.lru.Peek(key)
+	if !ok || e.cluster != c {
 		return cacheEntry{}, false
 	}
-	e := el.Value.(*cacheEntry)
-	if e.cluster != c {
-		return cacheEntry{}, false
-	}
-	tc.ll.MoveToFront(el)
+	tc.lru.Get(key) // a hit for c makes the entry the most recently used
 	return *e, true
 }
 
 func (tc *tokenCache) add(key [sha256.Size]byte, e *cacheEntry) {
-	e.key = key
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	if el, ok := tc.m[key]; ok {
-		el.Value = e
-		tc.ll.MoveToFront(el)
-		return
-	}
-	for tc.ll.Len() >= tc.max {
-		oldest := tc.ll.Back()
-		tc.ll.Remove(oldest)
-		delete(tc.m, oldest.Value.(*cacheEntry).key)
-	}
-	tc.m[key] = tc.ll.PushFront(e)
+	tc.lru.Add(key, e)
 }
 
 // markReviewed records c's TokenReview answer on the entry for key, if that
@@ -76,24 +69,19 @@ func (tc *tokenCache) add(key [sha256.Size]byte, e *cacheEntry) {
 func (tc *tokenCache) markReviewed(key [sha256.Size]byte, c *cluster, until time.Time) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	if el, ok := tc.m[key]; ok {
-		if e := el.Value.(*cacheEntry); e.cluster == c {
-			e.reviewedUntil = until
-		}
+	if e, ok := tc.lru.Peek(key); ok && e.cluster == c {
+		e.reviewedUntil = until
 	}
 }
 
 func (tc *tokenCache) remove(key [sha256.Size]byte) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	if el, ok := tc.m[key]; ok {
-		tc.ll.Remove(el)
-		delete(tc.m, key)
-	}
+	tc.lru.Remove(key)
 }
 
 func (tc *tokenCache) len() int {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	return tc.ll.Len()
+	return tc.lru.Len()
 }
