@@ -29,8 +29,10 @@ type Caller interface {
 	// Identity is what STS GetCallerIdentity answers: the caller's ARN,
 	// its unique id and its account. The ARN names it in denials and logs.
 	Identity() (arn, userID, account string)
-	// Grants is what the caller may do, before any session policy.
-	Grants() []Grant
+	// Granted reports whether one of the caller's grants satisfies
+	// match, before any session policy. (A predicate, not a slice, so
+	// that asking allocates nothing on the request path.)
+	Granted(match func(Grant) bool) bool
 	// SessionPolicy further limits a role session ("" when none): IAM
 	// allows an action only if a grant and the session policy both do.
 	SessionPolicy() string
@@ -69,7 +71,7 @@ func (p *Principal) Identity() (arn, userID, account string) {
 	return p.ARN, p.AccessKeyID, accountOf(p.ARN)
 }
 
-func (p *Principal) Grants() []Grant { return []Grant{p.Grant} }
+func (p *Principal) Granted(match func(Grant) bool) bool { return match(p.Grant) }
 
 func (p *Principal) SessionPolicy() string { return "" }
 
@@ -84,7 +86,9 @@ func (s roleSession) Identity() (arn, userID, account string) {
 	return s.AssumedRoleARN, s.AssumedRoleID, s.AccountID
 }
 
-func (s roleSession) Grants() []Grant { return s.grants }
+func (s roleSession) Granted(match func(Grant) bool) bool {
+	return slices.ContainsFunc(s.grants, match)
+}
 
 func (s roleSession) SessionPolicy() string { return s.Policy }
 
@@ -188,7 +192,6 @@ func (p *Policy) decide(caller Caller, action, resourceARN string, granted func(
 		return pi.Internal(errors.New("authz: no caller to authorize"))
 	}
 	arn, _, _ := caller.Identity()
-	grants := caller.Grants()
 	v := verdictAllow
 	if policy := caller.SessionPolicy(); policy != "" {
 		v = sessionVerdict(policy, action, resourceARN)
@@ -196,7 +199,7 @@ func (p *Policy) decide(caller Caller, action, resourceARN string, granted func(
 	if v == verdictExplicit {
 		return pi.Errorf(pi.CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a session policy", arn, action, resourceARN)
 	}
-	if !slices.ContainsFunc(grants, granted) {
+	if !caller.Granted(granted) {
 		return denied(arn, action, resourceARN)
 	}
 	if v == verdictNoAllow {

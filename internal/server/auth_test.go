@@ -231,8 +231,8 @@ type robot struct{}
 func (robot) Identity() (string, string, string) {
 	return "arn:aws:iam::111122223333:robot/r2", "AIDAROBOT", "111122223333"
 }
-func (robot) Grants() []authz.Grant { return nil }
-func (robot) SessionPolicy() string { return "" }
+func (robot) Granted(func(authz.Grant) bool) bool { return false }
+func (robot) SessionPolicy() string               { return "" }
 
 func TestAnotherKindOfCaller(t *testing.T) {
 	_, policy := testAuth(t)

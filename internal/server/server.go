@@ -150,7 +150,7 @@ type podTokenCaller struct{ cluster string }
 var _ authz.Caller = (*podTokenCaller)(nil)
 
 func (*podTokenCaller) Identity() (arn, userID, account string) { return "", "", "" }
-func (*podTokenCaller) Grants() []authz.Grant                   { return nil }
+func (*podTokenCaller) Granted(func(authz.Grant) bool) bool     { return false }
 func (*podTokenCaller) SessionPolicy() string                   { return "" }
 
 // operation wraps an AWS operation with what every one of them needs: a
