@@ -39,6 +39,12 @@ func (l *limiter) take(maxWait time.Duration) (res *rate.Reservation, wait time.
 		return nil, 0, true
 	}
 	now := l.now()
+	if l.lim.AllowN(now, 1) {
+		// A turn now: the common case, and without the allocation of a
+		// Reservation, which only a caller that may have to give its turn
+		// back needs.
+		return nil, 0, true
+	}
 	res = l.lim.ReserveN(now, 1)
 	wait = res.DelayFrom(now)
 	if !res.OK() || wait > maxWait {
@@ -58,14 +64,18 @@ func (l *limiter) reserve(maxWait time.Duration) (wait time.Duration, ok bool) {
 // when that is more than maxWait away, or with ctx's error, giving back
 // the turn it did not use.
 func (l *limiter) wait(ctx context.Context, maxWait time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err // a caller already gone takes no turn
+	}
 	res, d, ok := l.take(maxWait)
 	if !ok {
 		return errLimited
 	}
+	if res == nil {
+		return nil
+	}
 	if err := sleep(ctx, d); err != nil {
-		if res != nil {
-			res.CancelAt(l.now())
-		}
+		res.CancelAt(l.now())
 		return err
 	}
 	return nil

@@ -69,3 +69,29 @@ func TestLimiterWait(t *testing.T) {
 		t.Errorf("a negative rate limits: %v", err)
 	}
 }
+
+// A caller that gives up while queued gives its turn back: the next one
+// waits no longer than it would have.
+func TestLimiterGivesBackAnAbandonedTurn(t *testing.T) {
+	clock := newClock() // frozen: turns are computed as if all came at once
+	l := newLimiter(10, 1, clock.Now)
+	if err := l.wait(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := l.wait(ctx, time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("queued wait = %v, want the context's deadline", err)
+	}
+	if wait, ok := l.reserve(time.Second); !ok || wait != 100*time.Millisecond {
+		t.Errorf("after an abandoned turn: (%v, %v), want the next turn in 100ms", wait, ok)
+	}
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone()
+	if err := l.wait(done, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("wait with a context already done = %v, want context.Canceled", err)
+	}
+	if wait, ok := l.reserve(time.Second); !ok || wait != 200*time.Millisecond {
+		t.Errorf("a caller already gone took a turn: next (%v, %v), want 200ms", wait, ok)
+	}
+}
