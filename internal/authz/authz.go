@@ -239,11 +239,20 @@ func (g Grant) allows(action, cluster string) bool {
 	return cluster == "" || iamglob.MatchAny(g.Clusters, cluster)
 }
 
-// accountOf is the account field of an ARN ("" when there is none).
+// accountOf is the account field of an ARN ("" when there is none). It
+// slices rather than splits: Identity runs on every authorized request.
 func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
+	rest := arn
+	for range 4 { // arn:partition:service:region:
+		_, after, ok := strings.Cut(rest, ":")
+		if !ok {
+			return ""
+		}
+		rest = after
+	}
+	account, _, ok := strings.Cut(rest, ":")
+	if !ok {
 		return ""
 	}
-	return parts[4]
+	return account
 }

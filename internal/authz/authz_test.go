@@ -190,3 +190,22 @@ func TestAnotherKindOfCaller(t *testing.T) {
 		t.Errorf("no caller: %v, want an internal error", err)
 	}
 }
+
+func TestAccountOf(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:iam::111122223333:user/team-a":      "111122223333",
+		"arn:aws:sts::111122223333:assumed-role/r/s": "111122223333",
+		"arn:aws-cn:iam::444455556666:user/a:b":      "444455556666",
+		"arn:aws:iam::111122223333":                  "",
+		"arn:aws:iam:":                               "",
+		"":                                           "",
+		"arn:aws:s3:::bucket":                        "",
+		"arn:aws:eks:us-west-2:111122223333:cluster/demo":      "111122223333",
+		"arn:aws:iam::111122223333:role/path:with:colons/Name": "111122223333",
+		"arn:aws:iam::111122223333:":                           "111122223333",
+	} {
+		if got := accountOf(arn); got != want {
+			t.Errorf("accountOf(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}
