@@ -175,8 +175,8 @@ func (p *Policy) AuthorizePassRole(caller Caller, roleARN string) error {
 	if err := p.authorizePassRole(caller, roleARN); err != nil {
 		return err
 	}
-	if r, err := pi.ParseRoleARN("roleArn", roleARN); err == nil && r.Path != "/" {
-		return p.authorizePassRole(caller, "arn:"+r.Partition+":iam::"+r.AccountID+":role/"+r.Name)
+	if r, err := pi.ParseRoleARN(roleARN); err == nil && r.Path != "/" {
+		return p.authorizePassRole(caller, "arn:"+r.Partition+":iam::"+r.Account+":role/"+r.Name)
 	}
 	return nil
 }

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/podidentity/podidentity/internal/iamglob"
+	pi "github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/store/storeurl"
 )
 
 var (
-	accountPattern     = regexp.MustCompile(`^\d{12}$`)
-	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
-	accessKeyPattern   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-	hostnamePattern    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
+	accessKeyPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+	hostnamePattern  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
 )
 
 // Validate reports every problem in the file at once, each naming its key.
@@ -39,15 +39,17 @@ func (f *File) Problems() []string {
 	if !validRegion(f.Region) {
 		p.add("region", "%q is not a region of an AWS partition, such as us-west-2 or eu-central-1", f.Region)
 	}
-	if !accountPattern.MatchString(f.AccountID) {
+	if !pi.ValidAccountID(f.AccountID) {
 		p.add("accountId", "%q must be 12 digits (quote it in YAML so leading zeros survive)", f.AccountID)
 	}
-	if f.Storage != "memory" && !strings.HasPrefix(f.Storage, "sqlite://") && !strings.HasPrefix(f.Storage, "postgres://") && !strings.HasPrefix(f.Storage, "postgresql://") {
-		p.add("storage", "%q must be sqlite:///abs/path.db, sqlite://relative.db, postgres://... or memory", f.Storage)
-	} else if f.Storage == "sqlite://" {
+	storage, err := storeurl.Parse(f.Storage)
+	switch {
+	case errors.Is(err, storeurl.ErrNoFile):
 		p.add("storage", "names no database file")
+	case err != nil:
+		p.add("storage", "%q must be %s", f.Storage, storeurl.Usage)
 	}
-	f.StorageOptions.validate(f.Storage, &p)
+	f.StorageOptions.validate(f.Storage, storage.Kind, &p)
 	seen := map[string]string{} // lower-cased name → name as first declared
 	for i, c := range f.Clusters {
 		c.validate(fmt.Sprintf("clusters[%d]", i), &p)
@@ -125,7 +127,7 @@ func (f *File) validateIssuers(p *problems) {
 }
 
 func (c Cluster) validate(key string, p *problems) {
-	if !clusterNamePattern.MatchString(c.Name) {
+	if !pi.ValidClusterName(c.Name) {
 		p.add(key+".name", "%q is not a valid EKS cluster name (letters, digits, '-' and '_', starting with a letter or digit, at most 100)", c.Name)
 	}
 	if u, err := url.Parse(c.Issuer); c.Issuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -287,9 +289,8 @@ func validatePassRoles(key, who string, actions, passRoles []string, p *problems
 	}
 }
 
-func (o StorageOptions) validate(storage string, p *problems) {
-	postgres := strings.HasPrefix(storage, "postgres://") || strings.HasPrefix(storage, "postgresql://")
-	if postgres {
+func (o StorageOptions) validate(storage string, kind storeurl.Kind, p *problems) {
+	if kind == storeurl.Postgres {
 		if u, err := url.Parse(storage); err != nil {
 			// url's message would repeat the URL, password included.
 			p.add("storage", "is not a valid postgres:// URL")

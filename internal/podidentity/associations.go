@@ -217,12 +217,12 @@ func (s *Service) validateRoleARN(arn string) error {
 	if arn == "" {
 		return Errorf(CodeInvalidParameter, "roleArn must not be empty")
 	}
-	r, err := ParseRoleARN("roleArn", arn)
+	r, err := parseRoleARNParam("roleArn", arn)
 	if err != nil {
 		return err
 	}
-	if r.AccountID != s.accountID {
-		return Errorf(CodeInvalidParameter, "roleArn must be in the cluster's account %s; use targetRoleArn for a role in account %s", s.accountID, r.AccountID)
+	if r.Account != s.accountID {
+		return Errorf(CodeInvalidParameter, "roleArn must be in the cluster's account %s; use targetRoleArn for a role in account %s", s.accountID, r.Account)
 	}
 	if r.Partition != s.partition {
 		return Errorf(CodeInvalidParameter, "roleArn must be in partition %s", s.partition)
@@ -234,7 +234,7 @@ func validateTargetRoleARN(arn string) error {
 	if arn == "" {
 		return nil
 	}
-	_, err := ParseRoleARN("targetRoleArn", arn)
+	_, err := parseRoleARNParam("targetRoleArn", arn)
 	return err
 }
 

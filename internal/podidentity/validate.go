@@ -16,7 +16,6 @@ const (
 	maxClientToken      = 128
 	maxNamespaceLength  = 63  // a DNS-1123 label
 	maxServiceAcctLen   = 253 // a DNS-1123 subdomain
-	maxClusterNameLen   = 100
 	defaultListPageSize = 100
 	maxListPageSize     = 100
 )
@@ -24,41 +23,24 @@ const (
 var (
 	// Kubernetes names: namespaces are DNS-1123 labels, service accounts
 	// DNS-1123 subdomains.
-	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	// clusterNamePattern is the EKS cluster name pattern.
-	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]*$`)
-	// roleARNPattern: arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, with
-	// IAM's character sets for paths and role names.
-	roleARNPattern       = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::(\d{12}):role/((?:[\x21-\x7e]+/)*)([\w+=,.@-]{1,64})$`)
+	dns1123Label         = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123Subdomain     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	associationIDPattern = regexp.MustCompile(`^a-[a-z0-9]{17}$`)
 )
-
-// ValidClusterName reports whether name is a legal EKS cluster name.
-func ValidClusterName(name string) bool {
-	return len(name) >= 1 && len(name) <= maxClusterNameLen && clusterNamePattern.MatchString(name)
-}
 
 // ValidAssociationID reports whether id has the form a- + 17 lowercase
 // alphanumerics.
 func ValidAssociationID(id string) bool { return associationIDPattern.MatchString(id) }
 
-// RoleARN is a parsed IAM role ARN.
-type RoleARN struct {
-	Partition string
-	AccountID string
-	Path      string // "/" or "/a/b/"
-	Name      string
-}
-
-// ParseRoleARN parses an IAM role ARN; field names the parameter for the
-// error message.
-func ParseRoleARN(field, arn string) (RoleARN, error) {
-	m := roleARNPattern.FindStringSubmatch(arn)
-	if m == nil || len(arn) > 2048 {
+// parseRoleARNParam parses a role ARN parameter with the grammar the
+// credential backends use too (ParseRoleARN), so that the API stores no
+// role they would refuse; field names the parameter for the error message.
+func parseRoleARNParam(field, arn string) (RoleARN, error) {
+	r, err := ParseRoleARN(arn)
+	if err != nil {
 		return RoleARN{}, Errorf(CodeInvalidParameter, "%s %q is not a valid IAM role ARN (expected arn:aws:iam::123456789012:role/NAME)", field, clip(arn))
 	}
-	return RoleARN{Partition: m[1], AccountID: m[2], Path: "/" + m[3], Name: m[4]}, nil
+	return r, nil
 }
 
 // validateNames checks an association's namespace and service account;

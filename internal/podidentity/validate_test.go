@@ -9,16 +9,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestParseRoleARN(t *testing.T) {
+func TestRoleARNParam(t *testing.T) {
 	tests := []struct {
 		arn  string
 		want RoleARN
 		ok   bool
 	}{
-		{"arn:aws:iam::111122223333:role/app", RoleARN{"aws", "111122223333", "/", "app"}, true},
-		{"arn:aws:iam::111122223333:role/path/to/My.Role+x@y", RoleARN{"aws", "111122223333", "/path/to/", "My.Role+x@y"}, true},
-		{"arn:aws-cn:iam::111122223333:role/r", RoleARN{"aws-cn", "111122223333", "/", "r"}, true},
-		{"arn:aws-us-gov:iam::111122223333:role/r", RoleARN{"aws-us-gov", "111122223333", "/", "r"}, true},
+		{"arn:aws:iam::111122223333:role/app", RoleARN{Partition: "aws", Account: "111122223333", Path: "/", Name: "app"}, true},
+		{"arn:aws:iam::111122223333:role/path/to/My.Role+x@y", RoleARN{Partition: "aws", Account: "111122223333", Path: "/path/to/", Name: "My.Role+x@y"}, true},
+		{"arn:aws-cn:iam::111122223333:role/r", RoleARN{Partition: "aws-cn", Account: "111122223333", Path: "/", Name: "r"}, true},
+		{"arn:aws-us-gov:iam::111122223333:role/r", RoleARN{Partition: "aws-us-gov", Account: "111122223333", Path: "/", Name: "r"}, true},
 		{"arn:aws:iam::111122223333:user/bob", RoleARN{}, false},
 		{"arn:aws:iam::11112222333:role/r", RoleARN{}, false},
 		{"arn:aws:iam:us-east-1:111122223333:role/r", RoleARN{}, false},
@@ -26,19 +26,22 @@ func TestParseRoleARN(t *testing.T) {
 		{"arn:aws:iam::111122223333:role/", RoleARN{}, false},
 		{"arn:aws:iam::111122223333:role/" + strings.Repeat("a", 65), RoleARN{}, false},
 		{"arn:aws:iam::111122223333:role/sp ace", RoleARN{}, false},
+		// Refused here because no credential backend could use them.
+		{"arn:aws:iam::111122223333:role/a//b", RoleARN{}, false},
+		{"arn:aws:iam::111122223333:role/" + strings.Repeat("p", 512) + "/r", RoleARN{}, false},
 		{"", RoleARN{}, false},
 	}
 	for _, tc := range tests {
-		got, err := ParseRoleARN("roleArn", tc.arn)
+		got, err := parseRoleARNParam("roleArn", tc.arn)
 		if (err == nil) != tc.ok {
-			t.Errorf("ParseRoleARN(%q) error = %v, want ok=%v", tc.arn, err, tc.ok)
+			t.Errorf("parseRoleARNParam(%q) error = %v, want ok=%v", tc.arn, err, tc.ok)
 			continue
 		}
 		if err != nil && ErrorCode(err) != CodeInvalidParameter {
-			t.Errorf("ParseRoleARN(%q) code = %s", tc.arn, ErrorCode(err))
+			t.Errorf("parseRoleARNParam(%q) code = %s", tc.arn, ErrorCode(err))
 		}
 		if diff := cmp.Diff(tc.want, got); diff != "" {
-			t.Errorf("ParseRoleARN(%q) (-want +got):\n%s", tc.arn, diff)
+			t.Errorf("parseRoleARNParam(%q) (-want +got):\n%s", tc.arn, diff)
 		}
 	}
 }

@@ -234,11 +234,11 @@ func check(req *podidentity.CredentialRequest) error {
 	if err := session.ValidatePolicy(req.Association.Policy); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := session.ParseRoleARN(req.Association.RoleARN); err != nil {
+	if _, err := podidentity.ParseRoleARN(req.Association.RoleARN); err != nil {
 		errs = append(errs, fmt.Errorf("association role: %w", err))
 	}
 	if t := req.Association.TargetRoleARN; t != "" {
-		if _, err := session.ParseRoleARN(t); err != nil {
+		if _, err := podidentity.ParseRoleARN(t); err != nil {
 			errs = append(errs, fmt.Errorf("association target role: %w", err))
 		}
 	}

@@ -132,7 +132,7 @@ func formatSecret(raw *[secretRandBytes]byte) string {
 // appendPrincipal appends the encoding of p to b.
 func appendPrincipal(b []byte, p *podidentity.SessionPrincipal) []byte {
 	var flags byte
-	if role, err := session.ParseRoleARN(p.RoleARN); err == nil {
+	if role, err := podidentity.ParseRoleARN(p.RoleARN); err == nil {
 		if p.AccountID == role.Account {
 			flags |= flagAccountDerived
 		}
@@ -250,10 +250,10 @@ func decodePrincipal(s string) (*podidentity.SessionPrincipal, error) {
 	}
 	p.Expiration = time.Unix(sec, int64(nsec)).UTC()
 	p.RoleARN = d.string()
-	var role session.RoleARN
+	var role podidentity.RoleARN
 	if flags&(flagAccountDerived|flagAssumedARNDerived|flagAssumedIDDerived) != 0 && d.err == nil {
 		var err error
-		if role, err = session.ParseRoleARN(p.RoleARN); err != nil {
+		if role, err = podidentity.ParseRoleARN(p.RoleARN); err != nil {
 			d.fail(fmt.Errorf("derived fields with an unparsable role ARN: %w", err))
 		}
 	}

@@ -41,7 +41,7 @@ func (c *Config) Validate() error {
 	if c.Keyring == nil {
 		errs = append(errs, errors.New("local credentials: Keyring is required"))
 	}
-	if c.AccountID != "" && !session.ValidAccountID(c.AccountID) {
+	if c.AccountID != "" && !podidentity.ValidAccountID(c.AccountID) {
 		errs = append(errs, fmt.Errorf("local credentials: AccountID %q is not 12 digits", c.AccountID))
 	}
 	return errors.Join(errs...)
@@ -122,13 +122,13 @@ func (i *Issuer) principal(req *podidentity.CredentialRequest) (*podidentity.Ses
 	if err := session.ValidatePolicy(req.Association.Policy); err != nil {
 		errs = append(errs, err)
 	}
-	role, err := session.ParseRoleARN(req.Association.RoleARN)
+	role, err := podidentity.ParseRoleARN(req.Association.RoleARN)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("association role: %w", err))
 	}
 	target := role
 	if req.Association.TargetRoleARN != "" {
-		if target, err = session.ParseRoleARN(req.Association.TargetRoleARN); err != nil {
+		if target, err = podidentity.ParseRoleARN(req.Association.TargetRoleARN); err != nil {
 			errs = append(errs, fmt.Errorf("association target role: %w", err))
 		}
 	}

@@ -7,37 +7,6 @@ import (
 	"github.com/podidentity/podidentity/internal/credentials/session"
 )
 
-// FuzzParseRoleARN checks that role ARNs that parse reassemble to exactly
-// the input and give an assumed-role ARN that parses as an ARN too.
-func FuzzParseRoleARN(f *testing.F) {
-	for _, s := range []string{
-		"arn:aws:iam::111122223333:role/MyRole",
-		"arn:aws-us-gov:iam::111122223333:role/path/to/MyRole",
-		"arn:aws-cn:iam::111122223333:role/service-role/a+=,.@-_",
-		"arn:aws:sts::111122223333:assumed-role/MyRole/session",
-		"arn:aws:iam::111122223333:role//x",
-		"arn:::::",
-		"",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		r, err := session.ParseRoleARN(s)
-		if err != nil {
-			return
-		}
-		if r.String() != s {
-			t.Fatalf("ParseRoleARN(%q).String() = %q", s, r.String())
-		}
-		if _, err := session.ParseARN(r.AssumedRole("eks-c-p-x")); err != nil {
-			t.Fatalf("assumed-role ARN of %q does not parse: %v", s, err)
-		}
-		if acct, err := session.AccountOf(s); err != nil || acct != r.Account {
-			t.Fatalf("AccountOf(%q) = %q, %v; ParseRoleARN says %q", s, acct, err, r.Account)
-		}
-	})
-}
-
 // FuzzName checks that any cluster and pod names give a session name STS
 // accepts, ending in the random UUID.
 func FuzzName(f *testing.F) {

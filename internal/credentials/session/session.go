@@ -1,6 +1,6 @@
 // Package session builds and checks the parts of an AWS role session that
-// EKS Pod Identity fills in on a pod's behalf: the role session name, the
-// six EKS session tags, and the role and assumed-role ARNs.
+// EKS Pod Identity fills in on a pod's behalf: the role session name and the
+// six EKS session tags. (Role ARNs have their grammar in the domain, podidentity.ParseRoleARN.)
 //
 // Both credential backends need them: the local backend to mint sessions
 // that look like the ones STS would return, the sts backend to send STS

@@ -9,12 +9,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/store/storeurl"
 )
 
 // DB is a podidentity.Store on a SQL database.
@@ -68,19 +68,18 @@ func Open(ctx context.Context, storage string) (*DB, error) {
 // Replicas may open one PostgreSQL database at the same time: migrations
 // run under an advisory lock, so exactly one applies each.
 func OpenOptions(ctx context.Context, storage string, opts Options) (*DB, error) {
+	u, err := storeurl.Parse(storage)
 	switch {
-	case strings.HasPrefix(storage, "postgres://") || strings.HasPrefix(storage, "postgresql://"):
+	case errors.Is(err, storeurl.ErrNoFile):
+		return nil, fmt.Errorf("storage %q names no file", storage)
+	case err != nil:
+		return nil, fmt.Errorf("storage %q is not supported (use %s)", redactURL(storage), storeurl.Usage)
+	case u.Kind == storeurl.Postgres:
 		return openPostgres(ctx, storage, opts, true)
-	case storage == "memory":
+	case u.Kind == storeurl.Memory:
 		return openSQLite(ctx, "", true, false)
-	case strings.HasPrefix(storage, "sqlite://"):
-		path := strings.TrimPrefix(storage, "sqlite://")
-		if path == "" {
-			return nil, fmt.Errorf("storage %q names no file", storage)
-		}
-		return openSQLite(ctx, path, false, opts.Existing)
 	}
-	return nil, fmt.Errorf("storage %q is not supported (use sqlite:///abs/path.db, sqlite://relative.db, postgres://... or memory)", redactURL(storage))
+	return openSQLite(ctx, u.Path, false, opts.Existing)
 }
 
 func openSQLite(ctx context.Context, path string, memory, existing bool) (*DB, error) {

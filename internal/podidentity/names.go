@@ -1,14 +1,22 @@
-package session
+package podidentity
+
+// The grammar of the AWS names this server reads: ARNs, IAM role ARNs,
+// account ids and EKS cluster names. The API, the configuration and the
+// credential backends all parse them here, so that a role ARN the API
+// stores is one every later step can use.
 
 import (
 	"fmt"
 	"strings"
-
-	"github.com/podidentity/podidentity/internal/podidentity"
 )
 
-// maxARNLen is IAM's limit on a role ARN; nothing we parse is longer.
-const maxARNLen = 2048
+// Limits IAM enforces: on a role ARN (nothing we parse is longer), on a
+// role's path and on its name.
+const (
+	maxARNLen      = 2048
+	maxRolePathLen = 512
+	maxRoleNameLen = 64
+)
 
 // ARN is an Amazon Resource Name split into its fields:
 // arn:Partition:Service:Region:Account:Resource.
@@ -138,8 +146,8 @@ func ParseRoleARN(s string) (RoleARN, error) {
 	}
 	i := strings.LastIndexByte(rest, '/')
 	path, name := "/"+rest[:i+1], rest[i+1:]
-	if len(path) > 512 {
-		return RoleARN{}, fmt.Errorf("role ARN %q: path is longer than 512 characters", s)
+	if len(path) > maxRolePathLen {
+		return RoleARN{}, fmt.Errorf("role ARN %q: path is longer than %d characters", s, maxRolePathLen)
 	}
 	for j := 0; j < len(path); j++ {
 		if path[j] < 0x21 || path[j] > 0x7e {
@@ -149,11 +157,11 @@ func ParseRoleARN(s string) (RoleARN, error) {
 	if strings.Contains(path, "//") {
 		return RoleARN{}, fmt.Errorf("role ARN %q: path has an empty segment", s)
 	}
-	if name == "" || len(name) > 64 {
-		return RoleARN{}, fmt.Errorf("role ARN %q: role name must have 1 to 64 characters", s)
+	if name == "" || len(name) > maxRoleNameLen {
+		return RoleARN{}, fmt.Errorf("role ARN %q: role name must have 1 to %d characters", s, maxRoleNameLen)
 	}
 	for j := 0; j < len(name); j++ {
-		if !podidentity.SessionNameChar(name[j]) {
+		if !SessionNameChar(name[j]) { // IAM allows role names what STS allows session names
 			return RoleARN{}, fmt.Errorf("role ARN %q: role name has a character outside [A-Za-z0-9_+=,.@-]", s)
 		}
 	}
@@ -190,4 +198,25 @@ func PartitionOf(arn string) (string, error) {
 		return "", err
 	}
 	return a.Partition, nil
+}
+
+// MaxClusterNameLen is EKS's limit on a cluster name.
+const MaxClusterNameLen = 100
+
+// ValidClusterName reports whether name is a legal EKS cluster name: 1 to
+// 100 letters, digits, '-' and '_', starting with a letter or digit.
+func ValidClusterName(name string) bool {
+	if name == "" || len(name) > MaxClusterNameLen || !alnum(name[0]) {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; !alnum(c) && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func alnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
