@@ -132,7 +132,8 @@ func (m *devMinter) MintToken(_ context.Context, req server.DevTokenRequest) (st
 
 // credentialStack is everything AssumeRoleForPodIdentity and STS need.
 type credentialStack struct {
-	policy     *pi.CredentialPolicy
+	deps       *pi.CredentialDeps
+	policy     pi.CredentialPolicy
 	verifier   *sigv4.Verifier[authz.Caller]
 	authz      *authz.Policy
 	minter     *devMinter
@@ -188,37 +189,15 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 		// retryable error until they do.
 		log.Warn("could not fetch every cluster's keys at start; will retry on demand", "err", err)
 	}
-	audit := func(ctx context.Context, rec pi.AuditRecord) {
-		attrs := []slog.Attr{slog.Time("expiration", rec.Expiration)}
-		// Only what the token and the association said: a pod without a
-		// node claim or a role without a target adds no empty field.
-		for _, kv := range [][2]string{
-			{"cluster", rec.Pod.Cluster}, {"namespace", rec.Pod.Namespace}, {"service_account", rec.Pod.ServiceAccount},
-			{"pod", rec.Pod.PodName}, {"pod_uid", rec.Pod.PodUID}, {"association_id", rec.AssociationID},
-			{"role_arn", rec.RoleARN}, {"assumed_role_arn", rec.AssumedRoleARN}, {"access_key_id", rec.AccessKeyID},
-			{"node", rec.NodeName}, {"instance_id", rec.InstanceID}, {"zone", rec.Zone},
-		} {
-			if kv[1] != "" {
-				attrs = append(attrs, slog.String(kv[0], kv[1]))
-			}
-		}
-		log.LogAttrs(ctx, slog.LevelInfo, "credentials issued", attrs...)
+	deps := &pi.CredentialDeps{
+		Validator:   validator,
+		Issuer:      backend,
+		SessionName: session.DefaultName,
+		Auditor:     pi.LogAuditor{Log: log},
 	}
-	credPolicy := &pi.CredentialPolicy{
-		Validator: validator,
-		Issuer:    backend,
-		SessionName: func(cluster, pod string) string {
-			name, err := session.Name(cluster, pod, nil)
-			if err != nil {
-				// Only a failing random source gets here; a name without
-				// the pod still identifies the cluster and is unique.
-				return "eks-" + cluster
-			}
-			return name
-		},
+	credPolicy := pi.CredentialPolicy{
 		Duration:        cfg.Credentials.SessionDuration,
 		ChainedDuration: cfg.Credentials.ChainedSessionDuration,
-		Audit:           audit,
 	}
 	callers, err := principals(cfg)
 	if err != nil {
@@ -234,5 +213,5 @@ func newCredentialStack(ctx context.Context, cfg *config.File, dev bool, store p
 	} else if len(callers) == 0 {
 		log.Warn("no auth.principals are configured: every EKS and EKS Auth request will be refused")
 	}
-	return &credentialStack{policy: credPolicy, verifier: verifier, authz: policy, minter: minter, keysLoaded: validator.Prefetch}, nil
+	return &credentialStack{deps: deps, policy: credPolicy, verifier: verifier, authz: policy, minter: minter, keysLoaded: validator.Prefetch}, nil
 }

@@ -164,7 +164,8 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		return nil, err
 	}
 	svc, err := pi.NewService(ctx, pi.ServiceConfig{
-		Credentials:      creds.policy,
+		Credentials:      creds.deps,
+		CredentialPolicy: creds.policy,
 		Store:            store,
 		Region:           cfg.Region,
 		AccountID:        cfg.AccountID,

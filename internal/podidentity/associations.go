@@ -83,7 +83,17 @@ func (s *Service) DescribeAssociation(ctx context.Context, cluster, id string) (
 // account, with its tags: the exact one if there is one, else, with
 // patterns on, the best-ranked pattern association matching it.
 func (s *Service) FindAssociation(ctx context.Context, cluster string, key AssociationKey) (*Association, error) {
-	r, err := s.resolve(ctx, cluster, key)
+	c, err := s.Cluster(cluster)
+	if err != nil {
+		return nil, err
+	}
+	return s.find(ctx, c, key)
+}
+
+// find is FindAssociation in a resolved cluster: a copy of the cached
+// association, which callers may change.
+func (s *Service) find(ctx context.Context, c *Cluster, key AssociationKey) (*Association, error) {
+	r, err := s.resolve(ctx, c, key)
 	if err != nil {
 		return nil, err
 	}

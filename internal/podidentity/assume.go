@@ -30,19 +30,28 @@ type AssumeRoleOutput struct {
 	Credentials    IssuedCredentials
 }
 
-// CredentialPolicy says how long credentials live and how sessions are
-// named; the server assembles it from configuration.
-type CredentialPolicy struct {
+// CredentialDeps are what AssumeRoleForPodIdentity works with; the server
+// assembles them from configuration.
+type CredentialDeps struct {
 	Validator TokenValidator
 	Issuer    CredentialIssuer
-	// SessionName builds the STS role session name for a pod.
+	// SessionName names a pod's role session when its association asks
+	// for no name of its own; session.DefaultName gives EKS's names.
 	SessionName func(cluster, pod string) string
-	// Duration of credentials for a single role, and for a chained target
-	// role (AWS caps chaining at one hour).
+	// Auditor receives one record per issued credential; nil: none.
+	Auditor Auditor
+}
+
+// CredentialPolicy says how long credentials live: for a single role, and
+// for a chained target role (AWS caps chaining at one hour).
+type CredentialPolicy struct {
 	Duration        time.Duration
 	ChainedDuration time.Duration
-	// Audit receives one record per issued credential.
-	Audit func(ctx context.Context, rec AuditRecord)
+}
+
+// Auditor records who got credentials for what.
+type Auditor interface {
+	Audit(ctx context.Context, rec AuditRecord)
 }
 
 // AuditRecord says who got credentials for what. It carries no secret: the
@@ -99,7 +108,7 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in AssumeRoleInp
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.resolve(ctx, cluster.Name, AssociationKey{Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount})
+	r, err := s.resolve(ctx, cluster, AssociationKey{Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount})
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +120,13 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in AssumeRoleInp
 		Cluster:     *cluster,
 		Association: *a,
 		Pod:         *pod,
-		Duration:    s.creds.Duration,
+		Duration:    s.credPolicy.Duration,
 	}
 	if r.shape.nameTemplate == "" {
 		req.SessionName = s.creds.SessionName(cluster.Name, pod.PodName)
 	}
 	if a.TargetRoleARN != "" {
-		req.Duration = s.creds.ChainedDuration
+		req.Duration = s.credPolicy.ChainedDuration
 	}
 	if !a.DisableSessionTags {
 		req.SessionTags = SessionTags(cluster, pod)
@@ -127,12 +136,12 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in AssumeRoleInp
 	if err != nil {
 		return nil, err
 	}
-	if s.creds.Audit != nil {
+	if s.creds.Auditor != nil {
 		role := a.RoleARN
 		if a.TargetRoleARN != "" {
 			role = a.TargetRoleARN
 		}
-		s.creds.Audit(ctx, AuditRecord{
+		s.creds.Auditor.Audit(ctx, AuditRecord{
 			Pod: *pod, AssociationID: a.AssociationID, RoleARN: role, AssumedRoleARN: creds.AssumedRoleARN,
 			AccessKeyID: creds.AccessKeyID, Expiration: creds.Expiration,
 			NodeName: in.NodeName, InstanceID: in.InstanceID, Zone: in.Zone,

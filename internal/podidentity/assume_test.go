@@ -50,10 +50,11 @@ func newAssumeServiceWith(t *testing.T, tokens podTokens, opt func(*pi.ServiceCo
 	cfg := pi.ServiceConfig{
 		Store: store, Region: "us-west-2", AccountID: "111122223333",
 		Clusters: []pi.ClusterSpec{{Name: "demo", Issuer: "https://issuer"}},
-		Credentials: &pi.CredentialPolicy{
-			Validator: tokens, Issuer: iss, Duration: 6 * time.Hour, ChainedDuration: time.Hour,
+		Credentials: &pi.CredentialDeps{
+			Validator: tokens, Issuer: iss,
 			SessionName: func(cluster, pod string) string { return "eks-" + cluster + "-" + pod + "-x" },
 		},
+		CredentialPolicy: pi.CredentialPolicy{Duration: 6 * time.Hour, ChainedDuration: time.Hour},
 	}
 	if opt != nil {
 		opt(&cfg)

@@ -120,8 +120,9 @@ func benchService(b *testing.B, exact, patterns int) (*pi.Service, *atomic.Int64
 		Store: store, Region: "us-west-2", AccountID: "111122223333", Patterns: true,
 		Clusters: []pi.ClusterSpec{{Name: "demo", Issuer: "https://issuer"}},
 		Now:      func() time.Time { return time.Unix(0, clock.Load()) },
-		Credentials: &pi.CredentialPolicy{Validator: benchTokens{}, Issuer: nopIssuer{}, Duration: time.Hour, ChainedDuration: time.Hour,
+		Credentials: &pi.CredentialDeps{Validator: benchTokens{}, Issuer: nopIssuer{},
 			SessionName: func(c, p string) string { return "eks-" + c + "-" + p }},
+		CredentialPolicy: pi.CredentialPolicy{Duration: time.Hour, ChainedDuration: time.Hour},
 	})
 	if err != nil {
 		b.Fatal(err)

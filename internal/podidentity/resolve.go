@@ -14,14 +14,13 @@ type resolved struct {
 	shapeErr error // the tags ask for a session that cannot be issued
 }
 
-// resolve finds the association that applies to key through the lookup
-// cache. An exact (namespace, service account) association always ranks
-// highest, so patterns are consulted only when there is none: pods of
-// exactly associated service accounts never pay for patterns.
-func (s *Service) resolve(ctx context.Context, cluster string, key AssociationKey) (*resolved, error) {
-	if _, err := s.Cluster(cluster); err != nil {
-		return nil, err
-	}
+// resolve finds the association that applies to key in cluster c, which
+// the caller has resolved, through the lookup cache. An exact (namespace,
+// service account) association always ranks highest, so patterns are
+// consulted only when there is none: pods of exactly associated service
+// accounts never pay for patterns.
+func (s *Service) resolve(ctx context.Context, c *Cluster, key AssociationKey) (*resolved, error) {
+	cluster := c.Name
 	now := s.now()
 	ck := lookupKey{cluster: cluster, key: key}
 	r, ok, gen := s.lookups.get(ck, now)
@@ -143,12 +142,13 @@ type patternList struct {
 // running as it. Unlike ListPodIdentityAssociations, whose filters match
 // literally as on AWS, it goes through patterns. The webhook asks it.
 func (s *Service) ResolveAssociation(ctx context.Context, cluster, ns, sa string) (*Association, error) {
-	if _, err := s.Cluster(cluster); err != nil {
+	c, err := s.Cluster(cluster)
+	if err != nil {
 		return nil, err
 	}
 	// Real names only: a pattern is nobody's service account.
 	if err := firstError(validateNamespace(ns), validateServiceAccount(sa)); err != nil {
 		return nil, err
 	}
-	return s.FindAssociation(ctx, cluster, AssociationKey{Namespace: ns, ServiceAccount: sa})
+	return s.find(ctx, c, AssociationKey{Namespace: ns, ServiceAccount: sa})
 }

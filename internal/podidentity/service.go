@@ -37,8 +37,10 @@ type ServiceConfig struct {
 	Now            func() time.Time
 	Rand           io.Reader // nil = crypto/rand
 	Logger         *slog.Logger
-	// Credentials enables AssumeRoleForPodIdentity.
-	Credentials *CredentialPolicy
+	// Credentials enables AssumeRoleForPodIdentity; CredentialPolicy says
+	// how long the credentials it issues live.
+	Credentials      *CredentialDeps
+	CredentialPolicy CredentialPolicy
 }
 
 // ClusterSpec declares a cluster; its ARN and creation time are derived.
@@ -65,7 +67,8 @@ type Service struct {
 	clusters     map[string]*Cluster
 	clusterNames []string // sorted, for ListClusters paging
 
-	creds        *CredentialPolicy // nil: AssumeRoleForPodIdentity is not served
+	creds        *CredentialDeps // nil: AssumeRoleForPodIdentity is not served
+	credPolicy   CredentialPolicy
 	lookups      *lookupCache
 	patternLoads singleflight.Group
 }
@@ -81,19 +84,20 @@ var errNoCredentialPolicy = errors.New("AssumeRoleForPodIdentity needs ServiceCo
 // DescribeCluster reports a stable createdAt across restarts and replicas.
 func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	s := &Service{
-		store:     cfg.Store,
-		region:    cfg.Region,
-		accountID: cfg.AccountID,
-		partition: cfg.Partition,
-		limit:     cfg.AssociationLimit,
-		patterns:  cfg.Patterns,
-		shaping:   cfg.SessionShaping,
-		now:       cfg.Now,
-		rand:      cfg.Rand,
-		log:       cfg.Logger,
-		clusters:  make(map[string]*Cluster, len(cfg.Clusters)),
-		creds:     cfg.Credentials,
-		lookups:   newLookupCache(LookupCacheTTL, 100_000),
+		store:      cfg.Store,
+		region:     cfg.Region,
+		accountID:  cfg.AccountID,
+		partition:  cfg.Partition,
+		limit:      cfg.AssociationLimit,
+		patterns:   cfg.Patterns,
+		shaping:    cfg.SessionShaping,
+		now:        cfg.Now,
+		rand:       cfg.Rand,
+		log:        cfg.Logger,
+		clusters:   make(map[string]*Cluster, len(cfg.Clusters)),
+		creds:      cfg.Credentials,
+		credPolicy: cfg.CredentialPolicy,
+		lookups:    newLookupCache(LookupCacheTTL, 100_000),
 	}
 	if s.partition == "" {
 		s.partition = "aws"

@@ -51,11 +51,9 @@ func BenchmarkAssumeRoleForPodIdentity(b *testing.B) {
 	}
 	svc, err := pi.NewService(ctx, pi.ServiceConfig{
 		Store: store, Region: "us-west-2", AccountID: testAccount,
-		Clusters: []pi.ClusterSpec{{Name: "demo", Issuer: "https://bench.example"}},
-		Credentials: &pi.CredentialPolicy{
-			Validator: validator, Issuer: issuer, Duration: 6 * time.Hour, ChainedDuration: time.Hour,
-			SessionName: func(c, p string) string { n, _ := session.Name(c, p, nil); return n },
-		},
+		Clusters:         []pi.ClusterSpec{{Name: "demo", Issuer: "https://bench.example"}},
+		Credentials:      &pi.CredentialDeps{Validator: validator, Issuer: issuer, SessionName: session.DefaultName},
+		CredentialPolicy: pi.CredentialPolicy{Duration: 6 * time.Hour, ChainedDuration: time.Hour},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -103,11 +103,9 @@ func newPodTokenEnv(t *testing.T) *podTokenEnv {
 	}
 	svc, err := pi.NewService(ctx, pi.ServiceConfig{
 		Store: store, Region: "us-west-2", AccountID: testAccount,
-		Clusters: []pi.ClusterSpec{{Name: "demo", Issuer: issuerURL}, {Name: "other", Issuer: issuerURL}},
-		Credentials: &pi.CredentialPolicy{
-			Validator: validator, Issuer: issuer, Duration: time.Hour, ChainedDuration: time.Hour,
-			SessionName: func(c, p string) string { n, _ := session.Name(c, p, nil); return n },
-		},
+		Clusters:         []pi.ClusterSpec{{Name: "demo", Issuer: issuerURL}, {Name: "other", Issuer: issuerURL}},
+		Credentials:      &pi.CredentialDeps{Validator: validator, Issuer: issuer, SessionName: session.DefaultName},
+		CredentialPolicy: pi.CredentialPolicy{Duration: time.Hour, ChainedDuration: time.Hour},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -93,6 +93,18 @@ func Name(cluster, podName string, rnd io.Reader) (string, error) {
 	return b.String(), nil
 }
 
+// DefaultName is the session name of a pod whose association asks for no
+// name of its own: Name with crypto/rand. Only a failing random source
+// makes Name fail; the name then leaves out the pod and the UUID, and
+// still says which cluster the session is for.
+func DefaultName(cluster, podName string) string {
+	name, err := Name(cluster, podName, nil)
+	if err != nil {
+		return namePrefix + cluster
+	}
+	return name
+}
+
 // sanitizeName maps every character STS rejects in a session name to '-'.
 // A multi-byte character becomes one '-', so the result is ASCII and its
 // length is its character count.

@@ -185,3 +185,15 @@ func TestValidatePolicy(t *testing.T) {
 		t.Error("2049 characters: no error")
 	}
 }
+
+func TestDefaultName(t *testing.T) {
+	a, b := session.DefaultName("prod", "web-0"), session.DefaultName("prod", "web-0")
+	if a == b {
+		t.Errorf("DefaultName gave %q twice: the UUID must make each session distinct", a)
+	}
+	for _, name := range []string{a, b} {
+		if !strings.HasPrefix(name, "eks-prod-web-0-") || !uuidRE.MatchString(name) || session.ValidateName(name) != nil {
+			t.Errorf("DefaultName = %q, want eks-prod-web-0-<uuid>", name)
+		}
+	}
+}

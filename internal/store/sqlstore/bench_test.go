@@ -206,8 +206,9 @@ func benchAssume(b *testing.B, s *DB, n int) {
 		clusters = append(clusters, pi.ClusterSpec{Name: fmt.Sprintf("cluster-%03d", c), Issuer: "https://issuer.example"})
 	}
 	svc, err := pi.NewService(ctx, pi.ServiceConfig{Store: s, Region: "us-west-2", AccountID: "111122223333", Clusters: clusters,
-		Credentials: &pi.CredentialPolicy{Validator: tokenIsPod{}, Issuer: issuer, Duration: time.Hour, ChainedDuration: time.Hour,
-			SessionName: func(cluster, pod string) string { return "eks-" + cluster + "-" + pod }}})
+		Credentials: &pi.CredentialDeps{Validator: tokenIsPod{}, Issuer: issuer,
+			SessionName: func(cluster, pod string) string { return "eks-" + cluster + "-" + pod }},
+		CredentialPolicy: pi.CredentialPolicy{Duration: time.Hour, ChainedDuration: time.Hour}})
 	if err != nil {
 		b.Fatal(err)
 	}
