@@ -29,8 +29,8 @@ func (s *Server) clusterLifecycleRoutes() {
 	}
 }
 
-func clustersFromConfiguration(op string) handlerFunc {
-	return func(http.ResponseWriter, *http.Request) error {
+func clustersFromConfiguration(op string) bodyHandler {
+	return func(http.ResponseWriter, *http.Request, []byte) error {
 		return pi.Errorf(pi.CodeUnsupported,
 			"%s is not offered: this server's clusters are declared in its configuration file (the clusters key), not through the EKS API. Add or remove the cluster there and restart the server.", op)
 	}

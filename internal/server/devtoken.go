@@ -31,11 +31,7 @@ type devTokenWire struct {
 	TTLSeconds     int64  `json:"ttlSeconds"`
 }
 
-func (s *Server) devToken(w http.ResponseWriter, r *http.Request) error {
-	body, err := awsproto.ReadBody(r, maxBodyBytes)
-	if err != nil {
-		return err
-	}
+func (s *Server) devToken(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var req devTokenWire
 	if err := awsproto.DecodeJSON(body, &req); err != nil {
 		return err

@@ -70,18 +70,9 @@ func tagScope(r *http.Request) (string, string) {
 	return cluster, arn
 }
 
-// decodeBody reads and strictly decodes a JSON request body.
-func decodeBody(r *http.Request, v any) error {
-	body, err := awsproto.ReadBody(r, maxBodyBytes)
-	if err != nil {
-		return err
-	}
-	return awsproto.DecodeJSON(body, v)
-}
-
-func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var req createAssociationRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := awsproto.DecodeJSON(body, &req); err != nil {
 		return err
 	}
 	switch {
@@ -147,7 +138,7 @@ func (s *Server) authorizeSessionShape(r *http.Request) pi.ShapeCheck {
 	}
 }
 
-func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	a, err := s.svc.DescribeAssociation(r.Context(), clusterName(r), r.PathValue("associationId"))
 	if err != nil {
 		return err
@@ -156,9 +147,9 @@ func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var req updateAssociationRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := awsproto.DecodeJSON(body, &req); err != nil {
 		return err
 	}
 	if err := s.authorizePassRoles(r, req.RoleARN, req.TargetRoleARN); err != nil {
@@ -190,7 +181,7 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	a, err := s.svc.DeleteAssociation(r.Context(), clusterName(r), r.PathValue("associationId"))
 	if err != nil {
 		return err
@@ -199,7 +190,7 @@ func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	q, err := singleValued(r.URL.Query(), "namespace", "serviceAccount", "maxResults", "nextToken")
 	if err != nil {
 		return err
@@ -226,7 +217,7 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func (s *Server) resolveAssociation(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) resolveAssociation(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	q, err := singleValued(r.URL.Query(), "namespace", "serviceAccount")
 	if err != nil {
 		return err
@@ -258,7 +249,7 @@ func summaryOf(a *pi.Association) podIdentityAssociationSummary {
 	}
 }
 
-func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) listClusters(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	q, err := singleValued(r.URL.Query(), "maxResults", "nextToken")
 	if err != nil {
 		return err
@@ -282,7 +273,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) describeCluster(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) describeCluster(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	c, tags, err := s.svc.ClusterWithTags(r.Context(), clusterName(r))
 	if err != nil {
 		return err
@@ -299,9 +290,9 @@ func (s *Server) describeCluster(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) tagResource(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) tagResource(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var req tagResourceRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := awsproto.DecodeJSON(body, &req); err != nil {
 		return err
 	}
 	if req.Tags == nil {
@@ -314,7 +305,7 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) untagResource(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) untagResource(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	keys := r.URL.Query()["tagKeys"]
 	if len(keys) == 0 {
 		return errMissing("tagKeys")
@@ -326,7 +317,7 @@ func (s *Server) untagResource(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) listTags(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	tags, err := s.svc.ListTags(r.Context(), r.PathValue("resourceArn"))
 	if err != nil {
 		return err

@@ -60,11 +60,7 @@ type credentialsWire struct {
 	Expiration      awsproto.EpochSeconds `json:"expiration"`
 }
 
-func (s *Server) assumeRoleForPodIdentity(w http.ResponseWriter, r *http.Request) error {
-	body, err := awsproto.ReadBody(r, maxBodyBytes)
-	if err != nil {
-		return err
-	}
+func (s *Server) assumeRoleForPodIdentity(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var req assumeRoleRequest
 	if err := awsproto.DecodeJSONAllowUnknown(body, &req); err != nil {
 		return err

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -121,9 +119,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// handlerFunc is an AWS operation: it writes its own success response and
+// handlerFunc is an endpoint: it writes its own success response and
 // returns an error for the wrapper to render in the route's dialect.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// bodyHandler is an endpoint that reads a request body: it gets the body
+// read once, capped at maxBodyBytes, by withBody or operation.
+type bodyHandler func(w http.ResponseWriter, r *http.Request, body []byte) error
+
+// withBody reads the request body for h.
+func withBody(h bodyHandler) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		body, err := awsproto.ReadBody(r, maxBodyBytes)
+		if err != nil {
+			return err
+		}
+		return h(w, r, body)
+	}
+}
 
 // op describes an AWS operation: how its errors look, which signing
 // service and IAM action guard it, and which cluster and resource it acts on.
@@ -157,7 +170,7 @@ func (*podTokenCaller) SessionPolicy() string                   { return "" }
 // request id, a capped body read once, SigV4 authentication, IAM-style
 // authorization, errors rendered the way the service renders them, panics
 // turned into internal errors, and one access-log line.
-func (s *Server) operation(o op, h handlerFunc) http.Handler {
+func (s *Server) operation(o op, h bodyHandler) http.Handler {
 	return s.wrap(o.name, o.dialect, func(w http.ResponseWriter, r *http.Request) (string, error) {
 		body, err := awsproto.ReadBody(r, maxBodyBytes)
 		if err != nil {
@@ -179,8 +192,7 @@ func (s *Server) operation(o op, h handlerFunc) http.Handler {
 				return "", err
 			}
 			r = r.WithContext(withCaller(r.Context(), &podTokenCaller{cluster: cluster}))
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			return "pod-token", h(w, r)
+			return "pod-token", h(w, r, body)
 		}
 		caller := callerARN(res.Caller)
 		if o.action != "" {
@@ -190,8 +202,7 @@ func (s *Server) operation(o op, h handlerFunc) http.Handler {
 			}
 		}
 		r = r.WithContext(withCaller(r.Context(), res.Caller))
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		return caller, h(w, r)
+		return caller, h(w, r, body)
 	})
 }
 
@@ -277,7 +288,7 @@ func (s *Server) routes() {
 	s.eksAuthRoutes()
 	s.stsRoutes()
 	if s.devTokens != nil {
-		s.mux.Handle("POST /podidentity/dev/token", s.unauthenticated("DevToken", awsproto.EKS, s.devToken))
+		s.mux.Handle("POST /podidentity/dev/token", s.unauthenticated("DevToken", awsproto.EKS, withBody(s.devToken)))
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))

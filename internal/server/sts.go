@@ -32,11 +32,7 @@ func stsOperation(r *http.Request, body []byte) string {
 	return "Unknown"
 }
 
-func (s *Server) stsAction(w http.ResponseWriter, r *http.Request) error {
-	body, err := awsproto.ReadBody(r, maxBodyBytes)
-	if err != nil {
-		return err
-	}
+func (s *Server) stsAction(w http.ResponseWriter, r *http.Request, body []byte) error {
 	params, err := awsproto.QueryParams(r, body)
 	if err != nil {
 		return err
