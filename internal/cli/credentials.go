@@ -21,13 +21,11 @@ import (
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
-// generatedKeySetting is where the store keeps the sealing key generated
-// when the configuration names none, so restarts and replicas share it.
-const generatedKeySetting = "local-credentials/sealing-key"
+// generatedKeySetting is where the store keeps the generated sealing key.
+const generatedKeySetting = local.GeneratedKeySetting
 
-// keyring builds the sealing keyring: the configured keys, or one generated
-// once and kept in the store. Other backends seal nothing, so they store
-// no key.
+// keyring builds the sealing keyring: the configured keys, or the one
+// generated once and kept in the store.
 func keyring(ctx context.Context, cfg *config.File, store pi.Store, log *slog.Logger) (*local.Keyring, error) {
 	var keys []local.Key
 	for _, k := range cfg.Credentials.SealingKeys {
@@ -46,38 +44,8 @@ func keyring(ctx context.Context, cfg *config.File, store pi.Store, log *slog.Lo
 		keys = append(keys, key)
 	}
 	if len(keys) == 0 {
-		fresh, err := local.GenerateKey("generated-1", nil)
-		if err != nil {
-			return nil, err
-		}
-		if cfg.Credentials.Backend != "local" {
-			// Nothing is sealed: pods get their credentials from the
-			// backend. A key stored while the server used the local
-			// backend still opens what it sealed until that expires;
-			// without one, a key that lives as long as the process will do.
-			stored, ok, err := store.Setting(ctx, generatedKeySetting)
-			if err != nil {
-				return nil, fmt.Errorf("reading the stored sealing key: %w", err)
-			}
-			if !ok {
-				return local.NewKeyring(fresh)
-			}
-			key, err := local.ParseKey("generated-1", stored)
-			if err != nil {
-				return nil, fmt.Errorf("the stored sealing key is corrupt: %w", err)
-			}
-			return local.NewKeyring(key)
-		}
-		stored, err := store.SetSettingIfAbsent(ctx, generatedKeySetting, fresh.SecretBase64())
-		if err != nil {
-			return nil, fmt.Errorf("storing the generated sealing key: %w", err)
-		}
-		key, err := local.ParseKey("generated-1", stored)
-		if err != nil {
-			return nil, fmt.Errorf("the stored sealing key is corrupt: %w", err)
-		}
-		log.Info("sealing session tokens with the key kept in the store; configure credentials.sealingKeys to manage keys yourself")
-		keys = append(keys, key)
+		// Only the local backend seals; others open what it sealed.
+		return local.KeyringFromStore(ctx, store, cfg.Credentials.Backend == "local", log)
 	}
 	return local.NewKeyring(keys...)
 }
@@ -112,12 +80,10 @@ func (m *devMinter) MintToken(_ context.Context, req server.DevTokenRequest) (st
 	if !ok {
 		return "", pi.Errorf(pi.CodeNotFound, "Cluster %s has no development signing key.", req.Cluster)
 	}
-	ttl := req.TTL
-	if ttl == 0 {
-		ttl = time.Hour
-	}
-	if ttl < time.Minute || ttl > 48*time.Hour {
-		return "", pi.Errorf(pi.CodeInvalidParameter, "ttlSeconds must be between 60 and 172800.")
+	ttl, err := tokenmint.DevTTL(req.TTL)
+	if err != nil {
+		return "", pi.Errorf(pi.CodeInvalidParameter, "ttlSeconds must be between %d and %d.",
+			int64(tokenmint.MinDevTTL/time.Second), int64(tokenmint.MaxDevTTL/time.Second))
 	}
 	pod := req.PodName
 	if pod == "" {
