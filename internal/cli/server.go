@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +19,7 @@ import (
 	"github.com/podidentity/podidentity/internal/preflight"
 	"github.com/podidentity/podidentity/internal/server"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
+	"github.com/podidentity/podidentity/internal/store/storeurl"
 )
 
 func newServerCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -267,12 +267,7 @@ func (p *ServerProgram) Close() error {
 }
 
 // storageLabel hides a password a storage URL may carry.
-func storageLabel(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return s
-}
+func storageLabel(s string) string { return storeurl.Redacted(s) }
 
 func newLogger(c config.Log, out io.Writer) *slog.Logger {
 	var level slog.Level

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/podidentity/podidentity/internal/store/storeurl"
 )
 
 // Check reports whether the store a storage URL names can be opened,
@@ -42,7 +44,7 @@ func Check(ctx context.Context, storage string, opts Options) error {
 		}
 		return checkSQLiteFile(ctx, abs)
 	}
-	return fmt.Errorf("storage %q is not supported (use sqlite:///abs/path.db, sqlite://relative.db, postgres://... or memory)", redactURL(storage))
+	return fmt.Errorf("storage %q is not supported (use sqlite:///abs/path.db, sqlite://relative.db, postgres://... or memory)", storeurl.Redacted(storage))
 }
 
 // checkSQLiteFile opens an existing SQLite file read-only and reads its

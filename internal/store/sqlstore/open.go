@@ -73,7 +73,7 @@ func OpenOptions(ctx context.Context, storage string, opts Options) (*DB, error)
 	case errors.Is(err, storeurl.ErrNoFile):
 		return nil, fmt.Errorf("storage %q names no file", storage)
 	case err != nil:
-		return nil, fmt.Errorf("storage %q is not supported (use %s)", redactURL(storage), storeurl.Usage)
+		return nil, fmt.Errorf("storage %q is not supported (use %s)", storeurl.Redacted(storage), storeurl.Usage)
 	case u.Kind == storeurl.Postgres:
 		return openPostgres(ctx, storage, opts, true)
 	case u.Kind == storeurl.Memory:

@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"io"
 	"net"
-	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/podidentity/podidentity/internal/store/storeurl"
 )
 
 // PostgreSQL runs the same queries as SQLite through pgx's database/sql
@@ -139,7 +140,7 @@ func openPostgres(ctx context.Context, storage string, opts Options, migrate boo
 	defer cancel()
 	if err := sqlDB.PingContext(mctx); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("connecting to postgres %s: %w", redactURL(storage), err)
+		return nil, fmt.Errorf("connecting to postgres %s: %w", storeurl.Redacted(storage), err)
 	}
 	if !migrate {
 		return d, nil
@@ -149,13 +150,4 @@ func openPostgres(ctx context.Context, storage string, opts Options, migrate boo
 		return nil, err
 	}
 	return d, nil
-}
-
-// redactURL hides the password a storage URL may carry.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

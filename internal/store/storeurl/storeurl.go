@@ -6,6 +6,7 @@ package storeurl
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 )
 
@@ -53,4 +54,22 @@ func Parse(s string) (URL, error) {
 		return URL{Kind: SQLite, Path: path}, nil
 	}
 	return URL{}, ErrUnsupported
+}
+
+// Redacted is s fit for a log line or an error message: the password a
+// PostgreSQL URL may carry is masked, and a URL too malformed to find the
+// password in is not shown at all. SQLite paths carry none and are shown
+// as they are.
+func Redacted(s string) string {
+	if k, err := Parse(s); err == nil && k.Kind != Postgres {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }

@@ -2,6 +2,7 @@ package storeurl_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/podidentity/podidentity/internal/store/storeurl"
@@ -28,6 +29,24 @@ func TestParse(t *testing.T) {
 		got, err := storeurl.Parse(tt.in)
 		if !errors.Is(err, tt.wantErr) || got != tt.want {
 			t.Errorf("Parse(%q) = %+v, %v; want %+v, %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestRedacted: no password reaches a log line or an error message.
+func TestRedacted(t *testing.T) {
+	for in, want := range map[string]string{
+		"memory":                            "memory",
+		"sqlite:///var/lib/pi.db":           "sqlite:///var/lib/pi.db",
+		"sqlite://my db.db":                 "sqlite://my db.db",
+		"postgres://pi@db/pi":               "postgres://pi@db/pi",
+		"postgres://pi:s3cret@db:5432/pi":   "postgres://pi:xxxxx@db:5432/pi",
+		"postgresql://pi:s3cret@db:port/pi": "(unparsable URL)",
+		"postgres://pi:s3cret@db/pi?x=%zz":  "postgres://pi:xxxxx@db/pi?x=%zz",
+	} {
+		got := storeurl.Redacted(in)
+		if got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("Redacted(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
