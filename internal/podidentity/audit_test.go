@@ -44,3 +44,17 @@ func TestAuditLine(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialDepsChecked: a service missing a part of the credential
+// path fails to start instead of failing its first pod.
+func TestCredentialDepsChecked(t *testing.T) {
+	for name, deps := range map[string]*pi.CredentialDeps{
+		"no validator":    {Issuer: &recordingIssuer{}, SessionName: func(c, p string) string { return c }},
+		"no issuer":       {Validator: podTokens{}, SessionName: func(c, p string) string { return c }},
+		"no session name": {Validator: podTokens{}, Issuer: &recordingIssuer{}},
+	} {
+		if _, err := pi.NewService(context.Background(), pi.ServiceConfig{Credentials: deps}); err == nil {
+			t.Errorf("%s: NewService accepted it", name)
+		}
+	}
+}

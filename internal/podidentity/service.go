@@ -79,10 +79,22 @@ const LookupCacheTTL = time.Second
 
 var errNoCredentialPolicy = errors.New("AssumeRoleForPodIdentity needs ServiceConfig.Credentials")
 
+// check reports a CredentialDeps that lacks a part AssumeRoleForPodIdentity
+// calls, at start rather than on the first pod's request.
+func (d *CredentialDeps) check() error {
+	if d != nil && (d.Validator == nil || d.Issuer == nil || d.SessionName == nil) {
+		return errors.New("podidentity: ServiceConfig.Credentials needs a Validator, an Issuer and a SessionName")
+	}
+	return nil
+}
+
 // NewService builds a Service and records each configured cluster's
 // creation time in the store the first time the cluster is seen, so that
 // DescribeCluster reports a stable createdAt across restarts and replicas.
 func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
+	if err := cfg.Credentials.check(); err != nil {
+		return nil, err
+	}
 	s := &Service{
 		store:      cfg.Store,
 		region:     cfg.Region,
