@@ -14,6 +14,7 @@ import (
 	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/satoken"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
+	"github.com/podidentity/podidentity/internal/store/storeurl"
 )
 
 // storageTimeout bounds the storage check, so that an unreachable
@@ -200,11 +201,12 @@ func (c *checker) storage(ctx context.Context, f *config.File) {
 // storageState says what the server will find in a store that checked
 // clean.
 func storageState(storage string) string {
-	switch {
-	case storage == "memory":
+	u, _ := storeurl.Parse(storage)
+	switch u.Kind {
+	case storeurl.Memory:
 		return "in memory: gone when the server stops"
-	case strings.HasPrefix(storage, "sqlite://"):
-		if _, err := os.Stat(strings.TrimPrefix(storage, "sqlite://")); err != nil {
+	case storeurl.SQLite:
+		if _, err := os.Stat(u.Path); err != nil {
 			return "no database yet: the server creates it"
 		}
 		return "an existing database"

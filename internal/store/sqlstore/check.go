@@ -3,11 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/podidentity/podidentity/internal/store/storeurl"
 )
@@ -18,33 +18,32 @@ import (
 // creates it); one that is there must open read-only. PostgreSQL must
 // answer a connection with the given options.
 func Check(ctx context.Context, storage string, opts Options) error {
+	u, err := storeurl.Parse(storage)
 	switch {
-	case strings.HasPrefix(storage, "postgres://") || strings.HasPrefix(storage, "postgresql://"):
+	case errors.Is(err, storeurl.ErrNoFile):
+		return fmt.Errorf("storage %q names no file", storage)
+	case err != nil:
+		return fmt.Errorf("storage %q is not supported (use %s)", storeurl.Redacted(storage), storeurl.Usage)
+	case u.Kind == storeurl.Postgres:
 		d, err := openPostgres(ctx, storage, opts, false)
 		if err != nil {
 			return err
 		}
 		return d.Close()
-	case storage == "memory":
+	case u.Kind == storeurl.Memory:
 		return nil
-	case strings.HasPrefix(storage, "sqlite://"):
-		path := strings.TrimPrefix(storage, "sqlite://")
-		if path == "" {
-			return fmt.Errorf("storage %q names no file", storage)
-		}
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return fmt.Errorf("resolving sqlite path %q: %w", path, err)
-		}
-		if err := sqlitePathProblem(abs, opts.Existing); err != nil {
-			return err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return nil // not there yet: the server will create it
-		}
-		return checkSQLiteFile(ctx, abs)
 	}
-	return fmt.Errorf("storage %q is not supported (use sqlite:///abs/path.db, sqlite://relative.db, postgres://... or memory)", storeurl.Redacted(storage))
+	abs, err := filepath.Abs(u.Path)
+	if err != nil {
+		return fmt.Errorf("resolving sqlite path %q: %w", u.Path, err)
+	}
+	if err := sqlitePathProblem(abs, opts.Existing); err != nil {
+		return err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil // not there yet: the server will create it
+	}
+	return checkSQLiteFile(ctx, abs)
 }
 
 // checkSQLiteFile opens an existing SQLite file read-only and reads its
