@@ -152,7 +152,6 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"server", "--dev=maybe"},
 		{"token"},
 		{"token", "--key", "x", "--service-account", "app"},
-		{"token", "--service-account", "app", "--audience", "sts.amazonaws.com"},
 		{"token", "--service-account", "app", "--ttl", "soon"},
 		{"token", "--service-account", "app", "extra"},
 		{"agent", "--port", "80"},

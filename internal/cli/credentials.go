@@ -89,7 +89,11 @@ func (m *devMinter) MintToken(_ context.Context, req server.DevTokenRequest) (st
 	if pod == "" {
 		pod = req.ServiceAccount + "-dev"
 	}
-	tok, err := c.signer.Mint(tokenmint.Pod{Namespace: req.Namespace, ServiceAccount: req.ServiceAccount, PodName: pod}, m.now(), ttl)
+	var aud []string
+	if req.Audience != "" {
+		aud = []string{req.Audience}
+	}
+	tok, err := c.signer.Mint(tokenmint.Pod{Namespace: req.Namespace, ServiceAccount: req.ServiceAccount, PodName: pod, Audience: aud}, m.now(), ttl)
 	if err != nil {
 		return "", pi.Errorf(pi.CodeInvalidParameter, "%s", strings.TrimPrefix(err.Error(), "tokenmint: "))
 	}

@@ -53,7 +53,7 @@ testing.`,
 	fs.StringVar(&o.endpoint, "endpoint", "http://127.0.0.1:8080", "URL of the --dev server")
 	fs.StringVar(&o.keyFile, "key", "", "PEM private key to sign with instead of asking a dev server")
 	fs.StringVar(&o.issuer, "issuer", "", "issuer (iss) to put in the token; required with --key")
-	fs.StringVar(&o.audience, "audience", defaultAudience, "audience (aud) to put in the token; another one is refused by EKS Auth (needs --key)")
+	fs.StringVar(&o.audience, "audience", defaultAudience, "audience (aud) to put in the token; another one is refused by EKS Auth")
 	fs.StringVar(&o.output, "output", "", "write the token to this file (no trailing newline) instead of stdout")
 	return cmd
 }
@@ -72,9 +72,6 @@ func (o tokenOptions) validate() error {
 	}
 	if o.audience == "" {
 		errs = append(errs, errors.New("--audience must not be empty"))
-	}
-	if o.keyFile == "" && o.audience != defaultAudience {
-		errs = append(errs, errors.New("--audience needs --key: a dev server mints only "+defaultAudience+" tokens"))
 	}
 	if o.ttl <= 0 {
 		errs = append(errs, fmt.Errorf("--ttl %s must be positive", o.ttl))
@@ -101,7 +98,7 @@ func runToken(ctx context.Context, o tokenOptions, stdout, stderr io.Writer) int
 	} else {
 		tok, err = askDevServer(ctx, o.endpoint, map[string]any{
 			"cluster": o.cluster, "namespace": o.namespace, "serviceAccount": o.serviceAccount,
-			"podName": o.podName, "ttlSeconds": int64(o.ttl.Seconds()),
+			"podName": o.podName, "ttlSeconds": int64(o.ttl.Seconds()), "audience": o.audience,
 		})
 	}
 	if err != nil {

@@ -130,3 +130,30 @@ func TestTokenFromConfiguredServer(t *testing.T) {
 		t.Errorf("exit %d, %q", code, stderr)
 	}
 }
+
+// token --audience works against a --dev server too: the server mints the
+// token with that audience, and EKS Auth refuses it for that reason.
+func TestTokenAudienceFromDevServer(t *testing.T) {
+	url := "http://" + startProgram(t, devConfig(), true)
+	auth := eksauth.New(eksauth.Options{Region: "us-west-2", BaseEndpoint: aws.String(url), Credentials: adminCreds, RetryMaxAttempts: 1})
+	exchange := func(extra ...string) error {
+		t.Helper()
+		args := append([]string{"token", "--endpoint", url, "--service-account", "app"}, extra...)
+		tok, stderr, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", args, code, stderr)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := auth.AssumeRoleForPodIdentity(ctx, &eksauth.AssumeRoleForPodIdentityInput{ClusterName: aws.String("demo"), Token: aws.String(strings.TrimSpace(tok))})
+		return err
+	}
+	var invalid *authtypes.InvalidTokenException
+	if err := exchange(); errors.As(err, &invalid) {
+		t.Fatalf("the default audience: %v", err)
+	}
+	err := exchange("--audience", "sts.amazonaws.com")
+	if !errors.As(err, &invalid) || !strings.Contains(invalid.ErrorMessage(), `"sts.amazonaws.com"`) {
+		t.Errorf("--audience sts.amazonaws.com from the dev server: %v, want InvalidTokenException naming it", err)
+	}
+}

@@ -21,6 +21,9 @@ type DevTokenRequest struct {
 	ServiceAccount string        `json:"serviceAccount"`
 	PodName        string        `json:"podName"`
 	TTL            time.Duration `json:"ttlSeconds"`
+	// Audience is the token's aud; empty means pods.eks.amazonaws.com.
+	// Another one lets a tester see EKS Auth refuse it.
+	Audience string `json:"audience"`
 }
 
 type devTokenWire struct {
@@ -29,6 +32,7 @@ type devTokenWire struct {
 	ServiceAccount string `json:"serviceAccount"`
 	PodName        string `json:"podName"`
 	TTLSeconds     int64  `json:"ttlSeconds"`
+	Audience       string `json:"audience"`
 }
 
 func (s *Server) devToken(w http.ResponseWriter, r *http.Request, body []byte) error {
@@ -41,7 +45,7 @@ func (s *Server) devToken(w http.ResponseWriter, r *http.Request, body []byte) e
 	}
 	tok, err := s.devTokens.MintToken(r.Context(), DevTokenRequest{
 		Cluster: req.Cluster, Namespace: req.Namespace, ServiceAccount: req.ServiceAccount,
-		PodName: req.PodName, TTL: time.Duration(req.TTLSeconds) * time.Second,
+		PodName: req.PodName, TTL: time.Duration(req.TTLSeconds) * time.Second, Audience: req.Audience,
 	})
 	if err != nil {
 		return err
