@@ -155,6 +155,17 @@ auth:
 	}
 }
 
+// A storage value the server cannot use is refused without echoing a
+// password it may hold: a libpq keyword string or a URL of another kind.
+func TestStoragePasswordNotEchoed(t *testing.T) {
+	for _, storage := range []string{"host=db password=SUPERSECRETVALUE dbname=pi", "mysql://u:SUPERSECRETVALUE@h/db"} {
+		_, err := Parse([]byte("storage: \"" + storage + "\"\n"))
+		if err == nil || !strings.Contains(err.Error(), "storage") || strings.Contains(err.Error(), "SUPERSECRETVALUE") {
+			t.Errorf("storage %q: err = %v", storage, err)
+		}
+	}
+}
+
 // Whoever may create or update associations must say which roles it may
 // pass, the way a missing clusters list is an error.
 func TestPassRolesRequired(t *testing.T) {

@@ -47,7 +47,7 @@ func (f *File) Problems() []string {
 	case errors.Is(err, storeurl.ErrNoFile):
 		p.add("storage", "names no database file")
 	case err != nil:
-		p.add("storage", "%q must be %s", f.Storage, storeurl.Usage)
+		p.add("storage", "%s must be %s", storeurl.Redacted(f.Storage), storeurl.Usage)
 	}
 	f.StorageOptions.validate(f.Storage, storage.Kind, &p)
 	seen := map[string]string{} // lower-cased name → name as first declared

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -236,17 +235,9 @@ func (c *checker) invalidUnder(key string) bool {
 	return false
 }
 
-// redact hides the password a storage URL may carry.
-func redact(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return s
-}
-
 func summarize(f *config.File) Summary {
 	s := Summary{Listen: f.Listen, Region: f.Region, AccountID: f.AccountID, Principals: len(f.Auth.Principals),
-		RoleGrants: len(f.Auth.Roles), Storage: redact(f.Storage), Backend: f.Credentials.Backend, SealingKeys: len(f.Credentials.SealingKeys)}
+		RoleGrants: len(f.Auth.Roles), Storage: storeurl.Redacted(f.Storage), Backend: f.Credentials.Backend, SealingKeys: len(f.Credentials.SealingKeys)}
 	for _, c := range f.Clusters {
 		s.Clusters = append(s.Clusters, c.Name)
 	}

@@ -283,8 +283,8 @@ func TestDocumentedConfigurationsLoad(t *testing.T) {
 // --cluster-name prod` with a pod's token. The test changes only what a
 // test must: the files and variables it names (generated), storage (a
 // temporary SQLite file instead of /var/lib), the listen address (a free
-// port, by --listen) and, as hostnames is set, the name the test reaches
-// the server by is added to it.
+// port, by --listen). Nothing else: a hostnames line that refuses the
+// listen address a reader tries first fails it.
 func TestREADMEConfigurationExchangesTokens(t *testing.T) {
 	aws := testenv.LookPath(t, "aws")
 	var readme []docBlock
@@ -299,14 +299,7 @@ func TestREADMEConfigurationExchangesTokens(t *testing.T) {
 	dir := t.TempDir()
 	m := materialize(t, dir, readme[0].body)
 	m.set(t, "storage", "sqlite://"+filepath.Join(dir, "podidentity.db"))
-	var hostnames []string
-	m.doc.Content[0].Decode(&struct {
-		Hostnames *[]string `yaml:"hostnames"`
-	}{&hostnames})
 	listen := freeLoopbackAddr(t)
-	if len(hostnames) > 0 {
-		m.set(t, "hostnames", append(hostnames, listen))
-	}
 	cfg, err := config.Load(m.path)
 	if err != nil {
 		t.Fatal(err)

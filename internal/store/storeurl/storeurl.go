@@ -57,19 +57,42 @@ func Parse(s string) (URL, error) {
 }
 
 // Redacted is s fit for a log line or an error message: the password a
-// PostgreSQL URL may carry is masked, and a URL too malformed to find the
+// PostgreSQL URL may carry, in its user part or as a query parameter
+// (password=, sslpassword=, which pgx reads too), is masked; a value of no
+// supported form shows only its scheme, and one too malformed to find a
 // password in is not shown at all. SQLite paths carry none and are shown
 // as they are.
 func Redacted(s string) string {
-	if k, err := Parse(s); err == nil && k.Kind != Postgres {
+	k, err := Parse(s)
+	if err == nil && k.Kind != Postgres {
 		return s
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
+	u, perr := url.Parse(s)
+	switch {
+	case perr != nil || u.Scheme == "" || u.Opaque != "":
+		return "(not shown: a value of no URL form may hold a password)"
+	case err != nil:
+		return u.Scheme + "://(rest not shown)"
 	}
-	if u.User == nil {
-		return s
+	if q, qerr := url.ParseQuery(u.RawQuery); qerr != nil {
+		u.RawQuery = "(query not shown)"
+	} else if maskPasswords(q) {
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// maskPasswords replaces every password-like parameter's value, and says
+// whether there was one.
+func maskPasswords(q url.Values) bool {
+	masked := false
+	for key, vals := range q {
+		if strings.Contains(strings.ToLower(key), "password") {
+			for i := range vals {
+				vals[i] = "xxxxx"
+			}
+			masked = true
+		}
+	}
+	return masked
 }

@@ -36,13 +36,19 @@ func TestParse(t *testing.T) {
 // TestRedacted: no password reaches a log line or an error message.
 func TestRedacted(t *testing.T) {
 	for in, want := range map[string]string{
-		"memory":                            "memory",
-		"sqlite:///var/lib/pi.db":           "sqlite:///var/lib/pi.db",
-		"sqlite://my db.db":                 "sqlite://my db.db",
-		"postgres://pi@db/pi":               "postgres://pi@db/pi",
-		"postgres://pi:s3cret@db:5432/pi":   "postgres://pi:xxxxx@db:5432/pi",
-		"postgresql://pi:s3cret@db:port/pi": "(unparsable URL)",
-		"postgres://pi:s3cret@db/pi?x=%zz":  "postgres://pi:xxxxx@db/pi?x=%zz",
+		"memory":                                               "memory",
+		"sqlite:///var/lib/pi.db":                              "sqlite:///var/lib/pi.db",
+		"sqlite://my db.db":                                    "sqlite://my db.db",
+		"postgres://pi@db/pi":                                  "postgres://pi@db/pi",
+		"postgres://pi:s3cret@db:5432/pi":                      "postgres://pi:xxxxx@db:5432/pi",
+		"postgresql://pi:s3cret@db:port/pi":                    "(not shown: a value of no URL form may hold a password)",
+		"postgres://pi:s3cret@db/pi?x=%zz":                     "postgres://pi:xxxxx@db/pi?(query not shown)",
+		"postgres://db/pi?password=s3cret&sslmode=verify-full": "postgres://db/pi?password=xxxxx&sslmode=verify-full",
+		"postgres://db/pi?sslpassword=s3cret":                  "postgres://db/pi?sslpassword=xxxxx",
+		"postgres://db/pi?PassWord=s3cret&password=s3cret":     "postgres://db/pi?PassWord=xxxxx&password=xxxxx",
+		"mysql://u:s3cret@h/db":                                "mysql://(rest not shown)",
+		"host=db password=s3cret dbname=pi":                    "(not shown: a value of no URL form may hold a password)",
+		"s3cret":                                               "(not shown: a value of no URL form may hold a password)",
 	} {
 		got := storeurl.Redacted(in)
 		if got != want || strings.Contains(got, "s3cret") {
