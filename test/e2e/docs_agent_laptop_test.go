@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,16 @@ func TestAgentOnALaptopDoc(t *testing.T) {
 	script := theShellBlock(t, "agent-on-a-laptop.md")
 	repo := copyRepository(t)
 	env := append(newcomerEnv(t), "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY=dev")
+	// And a laptop's own profile, which the SDKs also prefer to the
+	// container endpoint.
+	home := strings.TrimPrefix(env[0], "HOME=")
+	if err := os.MkdirAll(filepath.Join(home, ".aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	profile := "[default]\naws_access_key_id = AKIAIOSFODNN7LAPTOP\naws_secret_access_key = laptop\n"
+	if err := os.WriteFile(filepath.Join(home, ".aws", "credentials"), []byte(profile), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out, stderr := runScript(t, ctx, repo, env, script)
