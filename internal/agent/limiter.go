@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -18,10 +19,15 @@ var errLimited = errors.New("rate limit: no turn within the allowed wait")
 // It is rate.Limiter used as its Wait with a deadline uses it (reserve,
 // refuse at once what lies beyond the deadline, cancel a turn not taken),
 // but on the agent's clock rather than the wall clock, so that tests can
-// freeze time.
+// freeze time. Wait refuses inside rate.Limiter's lock; from outside, a
+// refusal is a reservation cancelled again, and a cancellation is exact
+// only if no other reservation came in between. mu makes that so: without
+// it, concurrent refusals give back more than they took, and the limiter
+// admits several times its rate under exactly the load it is for.
 type limiter struct {
 	lim *rate.Limiter // nil: unlimited
 	now func() time.Time
+	mu  sync.Mutex // held from reserving to cancelling
 }
 
 func newLimiter(r float64, burst int, now func() time.Time) *limiter {
@@ -38,6 +44,8 @@ func (l *limiter) take(maxWait time.Duration) (res *rate.Reservation, wait time.
 	if l == nil || l.lim == nil {
 		return nil, 0, true
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	now := l.now()
 	if l.lim.AllowN(now, 1) {
 		// A turn now: the common case, and without the allocation of a
@@ -75,7 +83,9 @@ func (l *limiter) wait(ctx context.Context, maxWait time.Duration) error {
 		return nil
 	}
 	if err := sleep(ctx, d); err != nil {
+		l.mu.Lock()
 		res.CancelAt(l.now())
+		l.mu.Unlock()
 		return err
 	}
 	return nil

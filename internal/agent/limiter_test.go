@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,5 +95,39 @@ func TestLimiterGivesBackAnAbandonedTurn(t *testing.T) {
 	}
 	if wait, ok := l.reserve(time.Second); !ok || wait != 200*time.Millisecond {
 		t.Errorf("a caller already gone took a turn: next (%v, %v), want 200ms", wait, ok)
+	}
+}
+
+// Under concurrent callers the limiter admits no more than its bucket and
+// rate allow over the time it ran plus the longest wait it grants: refused
+// reservations given back must not give back turns others took. (Without
+// the lock from reserving to cancelling it admitted several times that.)
+func TestLimiterHoldsItsRateUnderConcurrency(t *testing.T) {
+	const (
+		rps, burst = 200.0, 10
+		maxWait    = 100 * time.Millisecond
+		callers    = 64
+		runFor     = 300 * time.Millisecond
+		perCaller  = 20000 // bounds each loop by count as well as by time
+	)
+	l := newLimiter(rps, burst, time.Now)
+	start := time.Now()
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for i := 0; i < perCaller && time.Since(start) < runFor; i++ {
+				if _, ok := l.reserve(maxWait); ok {
+					admitted.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	limit := burst + int64(rps*(elapsed+maxWait).Seconds()) + 1
+	if got := admitted.Load(); got > limit {
+		t.Errorf("admitted %d turns in %v, at most %d are possible at %v/s with a burst of %d and waits up to %v",
+			got, elapsed, limit, rps, burst, maxWait)
 	}
 }
