@@ -19,7 +19,7 @@ func (s *Service) CreateAssociation(ctx context.Context, in CreateAssociationInp
 	if err := firstError(
 		validateNames(in.Namespace, in.ServiceAccount, s.patterns),
 		s.validateRoleARN(in.RoleARN),
-		validateTargetRoleARN(in.TargetRoleARN),
+		s.validateTargetRoleARN(in.TargetRoleARN),
 		validatePolicyUse(in.Policy, in.DisableSessionTags != nil && *in.DisableSessionTags),
 		ValidateTags(in.Tags),
 		validateClientToken(in.ClientRequestToken),
@@ -147,7 +147,7 @@ func (s *Service) UpdateAssociation(ctx context.Context, in UpdateAssociationInp
 		}
 	}
 	if in.TargetRoleARN != nil {
-		if err := validateTargetRoleARN(*in.TargetRoleARN); err != nil {
+		if err := s.validateTargetRoleARN(*in.TargetRoleARN); err != nil {
 			return nil, err
 		}
 	}
@@ -240,12 +240,21 @@ func (s *Service) validateRoleARN(arn string) error {
 	return nil
 }
 
-func validateTargetRoleARN(arn string) error {
+// validateTargetRoleARN allows any account (that is what a target role is
+// for) but only this server's partition: no role can be assumed across
+// partitions, and the grammar accepts partitions by their form, not a list.
+func (s *Service) validateTargetRoleARN(arn string) error {
 	if arn == "" {
 		return nil
 	}
-	_, err := parseRoleARNParam("targetRoleArn", arn)
-	return err
+	r, err := parseRoleARNParam("targetRoleArn", arn)
+	if err != nil {
+		return err
+	}
+	if r.Partition != s.partition {
+		return Errorf(CodeInvalidParameter, "targetRoleArn must be in partition %s", s.partition)
+	}
+	return nil
 }
 
 func validatePolicyUse(policy string, disableSessionTags bool) error {

@@ -15,11 +15,11 @@ import (
 func (s *Server) clusterLifecycleRoutes() {
 	for _, r := range []struct{ pattern, name string }{
 		{"POST /clusters", "CreateCluster"},
-		{"DELETE /clusters/{name}", "DeleteCluster"},
-		{"POST /clusters/{name}/update-config", "UpdateClusterConfig"},
-		{"POST /clusters/{name}/updates", "UpdateClusterVersion"},
+		{"DELETE /clusters/{clusterName}", "DeleteCluster"},
+		{"POST /clusters/{clusterName}/update-config", "UpdateClusterConfig"},
+		{"POST /clusters/{clusterName}/updates", "UpdateClusterVersion"},
 		{"POST /cluster-registrations", "RegisterCluster"},
-		{"DELETE /cluster-registrations/{name}", "DeregisterCluster"},
+		{"DELETE /cluster-registrations/{clusterName}", "DeregisterCluster"},
 	} {
 		scope := s.clusterScope
 		if r.name == "CreateCluster" || r.name == "RegisterCluster" {

@@ -69,3 +69,23 @@ func wantInvalidRoleARN(t *testing.T, what string, err error) {
 		t.Errorf("%s: message %q does not say the role ARN is malformed", what, ipe.ErrorMessage())
 	}
 }
+
+// A target role may be in any account, but not in another partition: no
+// role is assumed across partitions.
+func TestTargetRoleInAnotherPartitionRefused(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("demo"), Namespace: aws.String("ns"), ServiceAccount: aws.String("sa"), RoleArn: aws.String(testRole),
+		TargetRoleArn: aws.String("arn:aws-cn:iam::222233334444:role/x"),
+	})
+	var invalid *types.InvalidParameterException
+	if !errors.As(err, &invalid) || !strings.Contains(invalid.ErrorMessage(), "targetRoleArn must be in partition aws") {
+		t.Errorf("target role in aws-cn: %v, want InvalidParameterException naming the partition", err)
+	}
+	if _, err := e.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("demo"), Namespace: aws.String("ns"), ServiceAccount: aws.String("sa"), RoleArn: aws.String(testRole),
+		TargetRoleArn: aws.String("arn:aws:iam::222233334444:role/x"),
+	}); err != nil {
+		t.Errorf("target role in another account of the partition: %v", err)
+	}
+}
