@@ -69,6 +69,9 @@ func (f *agentFlags) add(fs *pflag.FlagSet) {
 		"read the node's AWS credentials from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE), again whenever it changes")
 	fs.BoolVar(&f.checkPods, "check-pods", true,
 		"before renewing a pod's credentials in the background, ask the API server (as the agent's service account, which needs get on pods) whether the pod still exists; renew only if it does or cannot be told (default on in a cluster, off outside)")
+	// Its default depends on where the agent runs, as the usage says;
+	// pflag would add a flat "(default true)" beside that.
+	fs.Lookup("check-pods").DefValue = "false"
 	f.fs = fs
 }
 

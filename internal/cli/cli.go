@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -90,6 +91,20 @@ admission webhook, and the tools around them.`,
 		newImportCommand(stdout, stderr),
 		newVersionCommand(stdout),
 	)
+	// cobra's own help command answers an unknown topic with the root's
+	// usage and exit 0; here it is a usage error like any other.
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return fmt.Errorf("no help topic %q; 'podidentity --help' lists the commands", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag() // as --help shows it
+			return cmd.Help()
+		},
+	})
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

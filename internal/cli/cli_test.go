@@ -151,6 +151,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"server", "--dev", "--config", "x.yaml"},
 		{"server", "--dev=maybe"},
 		{"token"},
+		{"help", "nosuch"},
+		{"help", "agent", "nosuch"},
 		{"token", "--key", "x", "--service-account", "app"},
 		{"token", "--service-account", "app", "--ttl", "soon"},
 		{"token", "--service-account", "app", "extra"},

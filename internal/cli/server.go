@@ -61,7 +61,7 @@ func runServer(ctx context.Context, o serverOptions, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "podidentity server: --dev and --config are exclusive")
 		return 2
 	case o.check:
-		return runCheck(ctx, o.configPath, stdout, stderr)
+		return runCheck(ctx, o.configPath, preflight.Flags{Listen: o.listen}, stdout, stderr)
 	case o.dev:
 		cfg = devConfig()
 	case o.configPath != "":
@@ -92,12 +92,12 @@ func runServer(ctx context.Context, o serverOptions, stdout, stderr io.Writer) i
 
 // runCheck is `server --check --config FILE`: exit 0 with a summary, or 1
 // with every problem.
-func runCheck(ctx context.Context, path string, stdout, stderr io.Writer) int {
+func runCheck(ctx context.Context, path string, flags preflight.Flags, stdout, stderr io.Writer) int {
 	if path == "" {
 		fmt.Fprintln(stderr, "podidentity server: --check needs --config FILE")
 		return 2
 	}
-	r := preflight.Check(ctx, path)
+	r := preflight.Check(ctx, path, flags)
 	if !r.OK() {
 		r.Write(stderr)
 		return 1

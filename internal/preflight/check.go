@@ -42,8 +42,15 @@ type Summary struct {
 // OK reports whether the check found no problem.
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
 
-// Check reads the configuration file at path and checks all of it.
-func Check(ctx context.Context, path string) *Report {
+// Flags are the server's command-line settings that override the file's,
+// so that the check sees what the server would run with.
+type Flags struct {
+	Listen string // --listen
+}
+
+// Check reads the configuration file at path and checks all of it, as
+// the server would run it with flags.
+func Check(ctx context.Context, path string, flags Flags) *Report {
 	r := &Report{Path: path}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -60,7 +67,15 @@ func Check(ctx context.Context, path string) *Report {
 		r.Problems = append(r.Problems, err.Error())
 		return r
 	}
+	if flags.Listen != "" {
+		f.Listen = flags.Listen
+	}
 	r.Problems = append(r.Problems, f.Problems()...)
+	if len(f.Clusters) == 0 {
+		// Valid, but a server with nothing to serve: no token can be
+		// exchanged and no association created.
+		r.Problems = append(r.Problems, "clusters: none declared: the server would have no cluster to exchange tokens for or to associate roles with")
+	}
 	c := &checker{r: r, invalid: keysOf(r.Problems)}
 	c.clusters(f)
 	c.sealingKeys(f)

@@ -35,7 +35,7 @@ clusters:
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := Check(context.Background(), cfg)
+	r := Check(context.Background(), cfg, Flags{})
 	got := strings.Join(r.Problems, "\n")
 	for _, want := range []string{"clusters[0] (prod): ", "ca.pem", "clusters[1] (staging): tokenReview: ", "no-token", "storage: connecting to postgres"} {
 		if !strings.Contains(got, want) {
@@ -60,7 +60,7 @@ clusters: [{name: prod, issuer: https://prod.example, discovery: true}]
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := Check(context.Background(), cfg)
+	r := Check(context.Background(), cfg, Flags{})
 	if len(r.Problems) == 0 || r.Problems[0] != "storageOptions.passwordEnv: the environment variable PODIDENTITY_TEST_UNSET_PASSWORD is not set" {
 		t.Errorf("problems = %q", r.Problems)
 	}
@@ -71,11 +71,11 @@ func TestCheckBrokenYAML(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("clusters: [\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := Check(context.Background(), cfg)
+	r := Check(context.Background(), cfg, Flags{})
 	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "line") {
 		t.Errorf("problems = %q, want the YAML error alone", r.Problems)
 	}
-	r = Check(context.Background(), filepath.Join(t.TempDir(), "missing.yaml"))
+	r = Check(context.Background(), filepath.Join(t.TempDir(), "missing.yaml"), Flags{})
 	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "reading the file") {
 		t.Errorf("problems = %q", r.Problems)
 	}
@@ -101,12 +101,41 @@ func TestCheckSummaryStorageState(t *testing.T) {
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := Check(context.Background(), cfg)
+		r := Check(context.Background(), cfg, Flags{})
 		if !r.OK() || r.Summary.StorageState != want {
 			t.Errorf("%s: problems %q, state %q; want none, %q", storage, r.Problems, r.Summary.StorageState, want)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "fresh.db")); !os.IsNotExist(err) {
 		t.Errorf("the check created the database: %v", err)
+	}
+}
+
+// A file that declares no cluster is valid YAML and valid configuration,
+// but a server with nothing to serve: the check says so.
+func TestCheckNoClusters(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "podidentity.yaml")
+	if err := os.WriteFile(cfg, []byte("storage: memory\nclusters: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := Check(context.Background(), cfg, Flags{})
+	if len(r.Problems) != 1 || !strings.HasPrefix(r.Problems[0], "clusters: none declared") {
+		t.Errorf("problems = %q, want the missing clusters alone", r.Problems)
+	}
+}
+
+// --listen is checked, and summarized, in place of the file's listen key.
+func TestCheckListenFlag(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "podidentity.yaml")
+	body := "storage: memory\nclusters:\n  - name: demo\n    issuer: https://issuer.example\n    discovery: true\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := Check(context.Background(), cfg, Flags{Listen: "127.0.0.1:9443"}); !r.OK() || r.Summary.Listen != "127.0.0.1:9443" {
+		t.Errorf("--listen 127.0.0.1:9443: problems %q, listen %q", r.Problems, r.Summary.Listen)
+	}
+	r := Check(context.Background(), cfg, Flags{Listen: "127.0.0.1:99999"})
+	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], `"127.0.0.1:99999"`) {
+		t.Errorf("--listen 127.0.0.1:99999: problems %q", r.Problems)
 	}
 }
