@@ -139,3 +139,34 @@ func TestCheckListenFlag(t *testing.T) {
 		t.Errorf("--listen 127.0.0.1:99999: problems %q", r.Problems)
 	}
 }
+
+// Every file a cluster names is checked, not only the first that fails:
+// a broken CA bundle does not hide a missing key file or token.
+func TestCheckEveryFileOfACluster(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "podidentity.yaml")
+	body := strings.NewReplacer("DIR", dir).Replace(`storage: memory
+clusters:
+  - name: prod
+    issuer: https://prod.example
+    jwksFile: DIR/no-jwks.json
+    caFile: DIR/ca.pem
+    tokenReview: {apiServer: "https://prod.example:6443", tokenFile: DIR/no-token}
+`)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := Check(context.Background(), cfg, Flags{})
+	got := strings.Join(r.Problems, "\n")
+	for _, want := range []string{"ca.pem", "no-jwks.json", "no-token"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "ca.pem"); n != 1 {
+		t.Errorf("the CA bundle TokenReview inherits is reported %d times, want once:\n%s", n, got)
+	}
+}

@@ -102,9 +102,6 @@ func newTokenReviewer(cluster string, cfg *TokenReviewConfig, caFile string, bas
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	r := &tokenReviewer{
 		cluster:   cluster,
 		url:       strings.TrimSuffix(cfg.APIServer, "/") + tokenReviewPath,
@@ -112,8 +109,13 @@ func newTokenReviewer(cluster string, cfg *TokenReviewConfig, caFile string, bas
 		tokenFile: cfg.TokenFile,
 		log:       log.With("apiServer", cfg.APIServer),
 	}
-	if _, err := r.bearerToken(); err != nil {
-		return nil, err
+	if cfg.TokenFile != "" {
+		if _, err := r.bearerToken(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return r, nil
 }

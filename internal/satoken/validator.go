@@ -216,11 +216,16 @@ func (v *Validator) newCluster(cc ClusterConfig, base *http.Client, minRefresh t
 	if sources != 1 {
 		errs = append(errs, fmt.Errorf("exactly one of jwksFile, jwksURL, discovery and static keys must be set, found %d", sources))
 	}
-	client, err := clientFor(base, cc.CAFile)
-	if err != nil {
-		errs = append(errs, err)
+	// Without a name, an issuer or one key source there is nothing more
+	// to check. A CA bundle that does not load is one problem among the
+	// others: the key file and TokenReview are still checked, so that
+	// `server --check` reports them all at once.
+	structural := len(errs) > 0
+	client, caErr := clientFor(base, cc.CAFile)
+	if caErr != nil {
+		errs = append(errs, caErr)
 	}
-	if len(errs) > 0 {
+	if structural {
 		return nil, errs
 	}
 
@@ -272,6 +277,9 @@ func (v *Validator) newCluster(cc ClusterConfig, base *http.Client, minRefresh t
 		r, err := newTokenReviewer(cc.Name, tr, caFile, base, log)
 		if err != nil {
 			for _, e := range unjoin(err) {
+				if tr.CAFile == "" && caErr != nil && e.Error() == caErr.Error() {
+					continue // the cluster's own CA bundle, reported above
+				}
 				errs = append(errs, fmt.Errorf("tokenReview: %w", e))
 			}
 		} else {
