@@ -101,9 +101,11 @@ admission webhook, and the tools around them.`,
 			if err != nil || len(rest) > 0 {
 				return fmt.Errorf("no help topic %q; 'podidentity --help' lists the commands", strings.Join(args, " "))
 			}
-			cmd.InitDefaultHelpFlag() // as --help shows it
+			cmd.InitDefaultHelpFlag() // as --help shows them
+			cmd.InitDefaultVersionFlag()
 			return cmd.Help()
 		},
+		ValidArgsFunction: completeCommandNames,
 	})
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
@@ -131,3 +133,22 @@ func noArgs(_ *cobra.Command, args []string) error {
 // refuse a missing flag on its own, before the command can report every
 // problem at once.
 func required(usage string) string { return usage + " (required)" }
+
+// completeCommandNames completes `help`'s arguments with the names of the
+// commands below those already given, as cobra's own help command does.
+func completeCommandNames(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	cmd, _, err := c.Root().Find(args)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	if cmd == nil {
+		cmd = c.Root()
+	}
+	var names []string
+	for _, sub := range cmd.Commands() {
+		if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+			names = append(names, sub.Name()+"\t"+sub.Short)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}

@@ -93,12 +93,15 @@ func TestHelpSubcommand(t *testing.T) {
 			}
 		})
 	}
-	// help alone, like --help, lists every command.
+	// help alone is --help: every command, and the --version flag.
 	out, _, code := run(t, "help")
 	for _, path := range commandPaths {
 		if code != 0 || !strings.Contains(out, "\n  "+path[0]+" ") {
 			t.Errorf("help (exit %d) does not list %s:\n%s", code, path[0], out)
 		}
+	}
+	if want, _, _ := run(t, "--help"); out != want {
+		t.Errorf("help differs from --help:\n%s", cmp.Diff(want, out))
 	}
 }
 
@@ -134,6 +137,13 @@ func TestCompletion(t *testing.T) {
 				}
 			}
 		})
+	}
+	// help completes command names, as cobra's own help does.
+	for args, want := range map[string]string{"help se": "server\t", "help agent i": "initialize\t"} {
+		out, _, code := run(t, append([]string{"__complete"}, strings.Fields(args)...)...)
+		if code != 0 || !strings.Contains(out, want) || strings.Contains(out, "token\t") {
+			t.Errorf("__complete %s: exit %d\n%s", args, code, out)
+		}
 	}
 	// The scripts ask the binary; it answers with a command's flags.
 	out, _, code := run(t, "__complete", "token", "--")

@@ -168,6 +168,7 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		CredentialPolicy: creds.policy,
 		Store:            store,
 		Region:           cfg.Region,
+		Partition:        config.Partition(cfg.Region),
 		AccountID:        cfg.AccountID,
 		Clusters:         clusters,
 		AssociationLimit: cfg.Limits.AssociationsPerCluster,
@@ -207,6 +208,9 @@ func NewServerProgram(ctx context.Context, cfg *config.File, dev bool, logOut io
 		store:  store,
 		ln:     ln,
 		http:   server.NewHTTPServer(handler, log, server.DefaultTimeouts()),
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration: " + w)
 	}
 	if dev {
 		log.Warn("DEVELOPMENT MODE: in-memory store, demo cluster, and ANY access key is accepted as an administrator without checking its signature; never expose this server")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -265,5 +266,61 @@ log: {level: error}
 		if tc.ok && err != nil || !tc.ok && !errors.As(err, &invalid) {
 			t.Errorf("token for %s: %v", tc.ttl, err)
 		}
+	}
+}
+
+// The server's ARNs and the role ARNs it accepts are in its region's
+// partition: on us-gov-west-1, arn:aws-us-gov, as AWS writes them there.
+func TestServerPartitionFollowsRegion(t *testing.T) {
+	_, _, _, jwksFile := keyedServer(t)
+	cfg, err := config.Parse([]byte(`
+region: us-gov-west-1
+accountId: "111122223333"
+storage: memory
+clusters: [{name: gov, issuer: ` + tokenIssuer + `, jwksFile: ` + jwksFile + `}]
+auth:
+  principals:
+    - {arn: "arn:aws-us-gov:iam::111122223333:user/admin", accessKeyId: AKIAADMIN0000000, secretAccessKey: s, actions: ["eks:*"], clusters: ["*"], passRoles: ["*"]}
+log: {level: error}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := eks.New(eks.Options{Region: "us-gov-west-1", BaseEndpoint: aws.String("http://" + startProgram(t, cfg, false)), Credentials: adminCreds, RetryMaxAttempts: 1})
+	create := func(role, target string) (*eks.CreatePodIdentityAssociationOutput, error) {
+		in := &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("gov"), Namespace: aws.String("default"),
+			ServiceAccount: aws.String("app"), RoleArn: aws.String(role)}
+		if target != "" {
+			in.TargetRoleArn = aws.String(target)
+		}
+		return client.CreatePodIdentityAssociation(context.Background(), in)
+	}
+	if _, err := create("arn:aws:iam::111122223333:role/app", ""); err == nil || !strings.Contains(err.Error(), "partition aws-us-gov") {
+		t.Errorf("an aws-partition role on us-gov-west-1: %v, want refused naming aws-us-gov", err)
+	}
+	out, err := create("arn:aws-us-gov:iam::111122223333:role/app", "arn:aws-us-gov:iam::444455556666:role/target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(out.Association.AssociationArn); !strings.HasPrefix(got, "arn:aws-us-gov:eks:us-gov-west-1:111122223333:podidentityassociation/gov/") {
+		t.Errorf("association ARN %q, want it in aws-us-gov", got)
+	}
+}
+
+// A configuration without clusters starts, and its log says why nothing
+// will work, at once rather than at the first refused request.
+func TestServerWarnsWithoutClusters(t *testing.T) {
+	cfg, err := config.Parse([]byte("storage: memory\nlisten: 127.0.0.1:0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	p, err := NewServerProgram(context.Background(), cfg, false, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if !strings.Contains(logs.String(), "clusters: none declared") {
+		t.Errorf("log without the warning:\n%s", logs.String())
 	}
 }

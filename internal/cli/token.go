@@ -96,10 +96,16 @@ func runToken(ctx context.Context, o tokenOptions, stdout, stderr io.Writer) int
 		pod := tokenmint.Pod{Namespace: o.namespace, ServiceAccount: o.serviceAccount, PodName: o.podName, Audience: []string{o.audience}}
 		tok, err = signLocally(o.keyFile, o.issuer, pod, o.ttl)
 	} else {
-		tok, err = askDevServer(ctx, o.endpoint, map[string]any{
+		req := map[string]any{
 			"cluster": o.cluster, "namespace": o.namespace, "serviceAccount": o.serviceAccount,
-			"podName": o.podName, "ttlSeconds": int64(o.ttl.Seconds()), "audience": o.audience,
-		})
+			"podName": o.podName, "ttlSeconds": int64(o.ttl.Seconds()),
+		}
+		if o.audience != defaultAudience {
+			// Only when asked: a dev server older than this field refuses
+			// any member it does not know.
+			req["audience"] = o.audience
+		}
+		tok, err = askDevServer(ctx, o.endpoint, req)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "podidentity token: %v\n", err)

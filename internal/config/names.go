@@ -23,6 +23,25 @@ var partitionRegions = regexp.MustCompile(`^(` +
 	`|us-iso|us-isob|us-isof|eu-isoe` + // the isolated partitions
 	`)-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$`)
 
+// Partition is the AWS partition of a valid region, the word every ARN of
+// that region carries after "arn:" (partitions.json's ids).
+func Partition(region string) string {
+	for _, p := range []struct{ prefix, id string }{
+		{"us-gov-", "aws-us-gov"},
+		{"us-isob-", "aws-iso-b"},
+		{"us-isof-", "aws-iso-f"},
+		{"us-iso-", "aws-iso"},
+		{"eu-isoe-", "aws-iso-e"},
+		{"eusc-", "aws-eusc"},
+		{"cn-", "aws-cn"},
+	} {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.id
+		}
+	}
+	return "aws"
+}
+
 // validRegion reports whether name is a region of a known AWS partition.
 func validRegion(name string) bool {
 	return partitionRegions.MatchString(name)

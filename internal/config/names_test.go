@@ -68,3 +68,18 @@ auth:
 		}
 	}
 }
+
+func TestPartition(t *testing.T) {
+	for region, want := range map[string]string{
+		"us-west-2": "aws", "eu-central-1": "aws", "cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov",
+		"us-iso-east-1": "aws-iso", "us-isob-east-1": "aws-iso-b", "us-isof-south-1": "aws-iso-f",
+		"eu-isoe-west-1": "aws-iso-e", "eusc-de-east-1": "aws-eusc",
+	} {
+		if !validRegion(region) {
+			t.Errorf("%s is not a valid region", region)
+		}
+		if got := Partition(region); got != want {
+			t.Errorf("Partition(%q) = %q, want %q", region, got, want)
+		}
+	}
+}

@@ -26,6 +26,16 @@ func (f *File) Validate() error {
 }
 
 // Problems lists every problem in the file, each starting with its key.
+// Warnings are what a valid file sets up that is very likely a mistake:
+// the server starts with them, and says so in its log and in --check.
+func (f *File) Warnings() []string {
+	var w []string
+	if len(f.Clusters) == 0 {
+		w = append(w, "clusters: none declared: the server can exchange no token and create no association until a cluster is added")
+	}
+	return w
+}
+
 func (f *File) Problems() []string {
 	var p problems
 	if msg := listenProblem(f.Listen); msg != "" {

@@ -25,6 +25,7 @@ const storageTimeout = 10 * time.Second
 type Report struct {
 	Path     string
 	Problems []string
+	Warnings []string // likely mistakes that do not stop the server
 	Summary  Summary
 }
 
@@ -71,11 +72,7 @@ func Check(ctx context.Context, path string, flags Flags) *Report {
 		f.Listen = flags.Listen
 	}
 	r.Problems = append(r.Problems, f.Problems()...)
-	if len(f.Clusters) == 0 {
-		// Valid, but a server with nothing to serve: no token can be
-		// exchanged and no association created.
-		r.Problems = append(r.Problems, "clusters: none declared: the server would have no cluster to exchange tokens for or to associate roles with")
-	}
+	r.Warnings = f.Warnings()
 	c := &checker{r: r, invalid: keysOf(r.Problems)}
 	c.clusters(f)
 	c.sealingKeys(f)
@@ -270,8 +267,10 @@ func (r *Report) Write(w io.Writer) {
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
+		r.writeWarnings(w)
 		return
 	}
+	defer r.writeWarnings(w)
 	s := r.Summary
 	keys := "a key generated once and kept in the store"
 	if s.SealingKeys > 0 {
@@ -283,4 +282,10 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "  principals   %d, role grants %d\n", s.Principals, s.RoleGrants)
 	fmt.Fprintf(w, "  storage      %s (%s)\n", s.Storage, s.StorageState)
 	fmt.Fprintf(w, "  credentials  backend %s, %s\n", s.Backend, keys)
+}
+
+func (r *Report) writeWarnings(w io.Writer) {
+	for _, warning := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
 }

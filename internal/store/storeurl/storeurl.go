@@ -73,6 +73,10 @@ func Redacted(s string) string {
 		return "(not shown: a value of no URL form may hold a password)"
 	case err != nil:
 		return u.Scheme + "://(rest not shown)"
+	case u.User == nil && strings.Contains(s, "@") || u.Fragment != "":
+		// A password holding '/', '?' or '#' splits the URL before its
+		// '@', and lands in the path, query or fragment unmasked.
+		return u.Scheme + "://(rest not shown: it may hold a password)"
 	}
 	if q, qerr := url.ParseQuery(u.RawQuery); qerr != nil {
 		u.RawQuery = "(query not shown)"
