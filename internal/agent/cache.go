@@ -207,8 +207,7 @@ func (c *cache) lookup(key tokenKey, now time.Time) (Credentials, bool) {
 		return Credentials{}, false
 	}
 	c.lru.Get(e) // most recently used
-	e.servedUntil = later(e.servedUntil, e.creds.Expiration)
-	e.idle = false
+	e.markServed(e.creds.Expiration)
 	creds := e.creds
 	c.mu.Unlock()
 	c.metrics.cache(stateHit)
@@ -235,8 +234,7 @@ func (c *cache) get(ctx context.Context, tok podToken) (Credentials, error) {
 		if e.creds.Expiration.Sub(now) > c.cfg.minServe {
 			c.lru.Get(e)
 			if !c.nearExpiry(e, now) || now.Before(e.retryAt) {
-				e.servedUntil = later(e.servedUntil, e.creds.Expiration)
-				e.idle = false
+				e.markServed(e.creds.Expiration)
 				creds := e.creds
 				c.mu.Unlock()
 				c.metrics.cache(stateHit)
@@ -287,10 +285,16 @@ func (c *cache) wait(ctx context.Context, f *flight) (Credentials, error) {
 func (c *cache) served(key tokenKey, exp time.Time) {
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil {
-		e.servedUntil = later(e.servedUntil, exp)
-		e.idle = false
+		e.markServed(exp)
 	}
 	c.mu.Unlock()
+}
+
+// markServed notes that e's credentials expiring at exp were handed out:
+// it stays refreshed until then, and is no longer idle.
+func (e *entry) markServed(exp time.Time) {
+	e.servedUntil = later(e.servedUntil, exp)
+	e.idle = false
 }
 
 // nearExpiry: less than min(15m, a quarter of the credentials' life) left.

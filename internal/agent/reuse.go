@@ -79,8 +79,7 @@ func (c *cache) reuse(ctx context.Context, tok podToken) (Credentials, bool) {
 	}
 	c.addTokenLocked(e, tok, false)
 	c.lru.Get(e) // most recently used
-	e.servedUntil = later(e.servedUntil, e.creds.Expiration)
-	e.idle = false
+	e.markServed(e.creds.Expiration)
 	creds := e.creds
 	c.mu.Unlock()
 	c.metrics.cache(stateReused)
