@@ -39,11 +39,7 @@ func TestAgentRotateCredentialsForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stderr strings.Builder
-			f, code := parseAgentFlags(append([]string{"--cluster-name", "demo"}, tt.args...), &stderr)
-			if f == nil {
-				t.Fatalf("exit %d: %s", code, stderr.String())
-			}
+			f := mustParseAgentFlags(t, tt.args...)
 			if f.rotateCredentials != tt.want {
 				t.Errorf("rotateCredentials = %v, want %v", f.rotateCredentials, tt.want)
 			}
@@ -202,11 +198,7 @@ func TestAgentCheckPodsFlag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stderr strings.Builder
-			f, code := parseAgentFlags(append([]string{"--cluster-name", "demo"}, tt.args...), &stderr)
-			if f == nil {
-				t.Fatalf("exit %d: %s", code, stderr.String())
-			}
+			f := mustParseAgentFlags(t, tt.args...)
 			if f.checkPods != tt.want {
 				t.Errorf("checkPods = %v, want %v", f.checkPods, tt.want)
 			}
@@ -328,4 +320,16 @@ func writeAssumeAnswer(w http.ResponseWriter) {
 "podIdentityAssociation":{"associationArn":"arn:aws:eks:us-west-2:111122223333:podidentityassociation/demo/a-abc","associationId":"a-abc"},
 "assumedRoleUser":{"arn":"arn:aws:sts::111122223333:assumed-role/app/s","assumeRoleId":"AROA:s"},
 "credentials":{"sessionToken":"st","secretAccessKey":"sk","accessKeyId":"ASIAPOD","expiration":%d}}`, time.Now().Add(6*time.Hour).Unix())
+}
+
+// mustParseAgentFlags parses args after --cluster-name demo, which must
+// parse.
+func mustParseAgentFlags(t *testing.T, args ...string) *agentFlags {
+	t.Helper()
+	var stderr strings.Builder
+	f, code := parseAgentFlags(append([]string{"--cluster-name", "demo"}, args...), &stderr)
+	if f == nil {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	return f
 }

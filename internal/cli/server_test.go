@@ -52,6 +52,12 @@ func send(t *testing.T, method, addr, host, path, body string) (int, http.Header
 		t.Fatal(err)
 	}
 	req.Host = host
+	return do(t, req)
+}
+
+// do sends req and returns the answer's status, header and body.
+func do(t *testing.T, req *http.Request) (int, http.Header, string) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -115,13 +121,7 @@ func TestDevServerRefusesWebPages(t *testing.T) {
 		for k, v := range header {
 			req.Header[k] = v
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(b)
+		return do(t, req)
 	}
 	for name, h := range map[string]http.Header{
 		"Origin":                    {"Origin": {"https://attacker.example"}},
