@@ -1,13 +1,14 @@
 package cli
 
 import (
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 // The agent's service-account token goes to the API server only: when the
@@ -21,17 +22,11 @@ func TestAPIServerClientDoesNotFollowRedirects(t *testing.T) {
 		}
 	}))
 	defer elsewhere.Close()
-	apiServer := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	apiServer, caFile := testenv.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, elsewhere.URL+"/jwks", http.StatusFound)
 	}))
-	defer apiServer.Close()
 
-	dir := t.TempDir()
-	caFile, tokenFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "token")
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: apiServer.Certificate().Raw})
-	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte("agent-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

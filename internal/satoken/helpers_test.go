@@ -8,12 +8,8 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -219,20 +215,6 @@ func checkErr(t testing.TB, err error, token string, wantCode podidentity.Code, 
 			}
 		}
 	}
-}
-
-// newTLSServer starts an httptest TLS server and writes its certificate to
-// a CA bundle file, as an operator would configure it.
-func newTLSServer(t testing.TB, h http.Handler) (*httptest.Server, string) {
-	t.Helper()
-	srv := httptest.NewTLSServer(h)
-	t.Cleanup(srv.Close)
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return srv, caFile
 }
 
 // writeFile writes data and sets its modification time explicitly, so

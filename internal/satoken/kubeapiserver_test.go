@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 // kube-apiserver negotiates content types strictly: its discovery document
@@ -42,7 +44,7 @@ func TestDiscoveryContentNegotiation(t *testing.T) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		w.Write(jwksJSON(t, key))
 	})
-	srv, caFile := newTLSServer(t, mux)
+	srv, caFile := testenv.TLSServer(t, mux)
 	issuer = srv.URL
 
 	claims := validClaims(clk.Now())

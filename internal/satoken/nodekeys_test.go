@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 // The node agent's keys come from the API server's JWKS URL; the set last
@@ -26,7 +27,7 @@ func TestKeysKeptOnDisk(t *testing.T) {
 	var fetches atomic.Int64
 	served := atomic.Value{}
 	served.Store(jwksJSON(t, k1))
-	srv, _ := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, _ := testenv.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -133,7 +134,7 @@ func (c *countWarnings) WithGroup(string) slog.Handler      { return c }
 func TestKeysUnwritableCacheFileWarnsRarely(t *testing.T) {
 	clk := newClock()
 	k1 := newECSigner(t, "k1")
-	srv, _ := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, _ := testenv.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(jwksJSON(t, k1))
 	}))
 	notDir := filepath.Join(t.TempDir(), "file")

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/podidentity/podidentity/internal/podidentity"
+	"github.com/podidentity/podidentity/internal/testenv"
 )
 
 func TestJWKSFileRotation(t *testing.T) {
@@ -143,7 +144,7 @@ func TestJWKSURL(t *testing.T) {
 	key := newECSigner(t, "k1")
 	js := &jwksServer{}
 	js.set(jwksJSON(t, key))
-	srv, caFile := newTLSServer(t, js)
+	srv, caFile := testenv.TLSServer(t, js)
 	tok := key.mint(t, validClaims(clk.Now()))
 
 	t.Run("trusted through CAFile", func(t *testing.T) {
@@ -167,7 +168,7 @@ func TestJWKSURL(t *testing.T) {
 	t.Run("server error", func(t *testing.T) {
 		bad := &jwksServer{}
 		bad.fail(http.StatusInternalServerError)
-		badSrv, badCA := newTLSServer(t, bad)
+		badSrv, badCA := testenv.TLSServer(t, bad)
 		v := newValidator(t, clk, Options{}, ClusterConfig{Name: testCluster, Issuer: testIssuer, JWKSURL: badSrv.URL, CAFile: badCA})
 		_, err := v.Validate(ctx, testCluster, tok)
 		checkErr(t, err, tok, podidentity.CodeUnavailable, "cannot be fetched")
@@ -178,7 +179,7 @@ func TestJWKSURL(t *testing.T) {
 	t.Run("not a key set", func(t *testing.T) {
 		junk := &jwksServer{}
 		junk.set([]byte(`<html>hello</html>`))
-		junkSrv, junkCA := newTLSServer(t, junk)
+		junkSrv, junkCA := testenv.TLSServer(t, junk)
 		v := newValidator(t, clk, Options{}, ClusterConfig{Name: testCluster, Issuer: testIssuer, JWKSURL: junkSrv.URL, CAFile: junkCA})
 		_, err := v.Validate(ctx, testCluster, tok)
 		checkErr(t, err, tok, podidentity.CodeUnavailable, "cannot be fetched")
@@ -205,7 +206,7 @@ func TestDiscovery(t *testing.T) {
 		})
 	})
 	mux.Handle("GET /openid/v1/jwks", js)
-	srv, caFile := newTLSServer(t, mux)
+	srv, caFile := testenv.TLSServer(t, mux)
 
 	issuer = srv.URL
 	claims := validClaims(clk.Now())
@@ -240,7 +241,7 @@ func TestRemoteKeyRotationAndRateLimit(t *testing.T) {
 	k3 := newECSigner(t, "k3")
 	js := &jwksServer{}
 	js.set(jwksJSON(t, k1))
-	srv, caFile := newTLSServer(t, js)
+	srv, caFile := testenv.TLSServer(t, js)
 	v := newValidator(t, clk, Options{MinRefreshInterval: 30 * time.Second, CacheSize: -1},
 		ClusterConfig{Name: testCluster, Issuer: testIssuer, JWKSURL: srv.URL, CAFile: caFile})
 	validate := func(s *signer) error {
@@ -299,7 +300,7 @@ func TestRemoteKeysConcurrentRefetch(t *testing.T) {
 	k2 := newECSigner(t, "k2")
 	js := &jwksServer{}
 	js.set(jwksJSON(t, k1))
-	srv, caFile := newTLSServer(t, js)
+	srv, caFile := testenv.TLSServer(t, js)
 	v := newValidator(t, clk, Options{CacheSize: -1}, ClusterConfig{Name: testCluster, Issuer: testIssuer, JWKSURL: srv.URL, CAFile: caFile})
 	if err := v.Prefetch(ctx); err != nil {
 		t.Fatal(err)
@@ -336,7 +337,7 @@ func TestRemoteKeysOutage(t *testing.T) {
 	k2 := newECSigner(t, "k2")
 	js := &jwksServer{}
 	js.set(jwksJSON(t, k1))
-	srv, caFile := newTLSServer(t, js)
+	srv, caFile := testenv.TLSServer(t, js)
 	v := newValidator(t, clk, Options{CacheSize: -1}, ClusterConfig{Name: testCluster, Issuer: testIssuer, JWKSURL: srv.URL, CAFile: caFile})
 	if _, err := v.Validate(ctx, testCluster, k1.mint(t, validClaims(clk.Now()))); err != nil {
 		t.Fatal(err)
@@ -368,7 +369,7 @@ func TestRemoteKeysNeverFetched(t *testing.T) {
 	clk := newClock()
 	key := newECSigner(t, "k1")
 	js := &jwksServer{}
-	srv, caFile := newTLSServer(t, js)
+	srv, caFile := testenv.TLSServer(t, js)
 	srv.Close()
 	v := newValidator(t, clk, Options{}, ClusterConfig{Name: testCluster, Issuer: testIssuer, JWKSURL: srv.URL, CAFile: caFile})
 	tok := key.mint(t, validClaims(clk.Now()))
@@ -391,7 +392,7 @@ func TestRemoteKeysRevalidatedInBackground(t *testing.T) {
 	k2 := newECSigner(t, "k2")
 	js := &jwksServer{}
 	js.set(jwksJSON(t, k1, k2))
-	srv, caFile := newTLSServer(t, js)
+	srv, caFile := testenv.TLSServer(t, js)
 	v := newValidator(t, clk, Options{}, ClusterConfig{Name: testCluster, Issuer: testIssuer, JWKSURL: srv.URL, CAFile: caFile})
 	tok := k1.mint(t, validClaims(clk.Now()))
 	if _, err := v.Validate(ctx, testCluster, tok); err != nil {

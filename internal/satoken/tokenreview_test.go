@@ -131,7 +131,7 @@ type reviewFixture struct {
 func newReviewFixture(t *testing.T, opts Options) *reviewFixture {
 	t.Helper()
 	f := &reviewFixture{clk: newClock(), key: newECSigner(t, "k1"), api: newFakeAPIServer(t)}
-	srv, caFile := newTLSServer(t, f.api)
+	srv, caFile := testenv.TLSServer(t, f.api)
 	f.srv = srv
 	f.tokenFile = filepath.Join(t.TempDir(), "token")
 	writeFile(t, f.tokenFile, []byte("bearer-one\n"), f.clk.Now())

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/satoken"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
+	"github.com/podidentity/podidentity/internal/testenv"
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
@@ -65,13 +65,8 @@ func newPodTokenEnv(t *testing.T) *podTokenEnv {
 	dir := t.TempDir()
 	api := &tokenReviewAPI{}
 	api.live.Store(true)
-	apiServer := httptest.NewTLSServer(api)
-	t.Cleanup(apiServer.Close)
-	caFile, bearerFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "bearer")
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: apiServer.Certificate().Raw})
-	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	apiServer, caFile := testenv.TLSServer(t, api)
+	bearerFile := filepath.Join(dir, "bearer")
 	if err := os.WriteFile(bearerFile, []byte("reviewer-token"), 0o600); err != nil {
 		t.Fatal(err)
 	}

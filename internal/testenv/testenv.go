@@ -3,8 +3,9 @@
 // kube-apiserver, our own binary): they skip with a clear message on a
 // developer laptop that lacks a tool, and fail in CI, where
 // PODIDENTITY_REQUIRE_E2E=1 says every such tool must be present;
-// Output collects a process's output while the test reads it; and Clock is
-// the one fake clock every package's tests move by hand.
+// Output collects a process's output while the test reads it; Clock is
+// the one fake clock every package's tests move by hand; and TLSServer is
+// an HTTPS server with its CA bundle in a file.
 package testenv
 
 import (
