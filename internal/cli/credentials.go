@@ -21,9 +21,6 @@ import (
 	"github.com/podidentity/podidentity/internal/tokenmint"
 )
 
-// generatedKeySetting is where the store keeps the generated sealing key.
-const generatedKeySetting = local.GeneratedKeySetting
-
 // keyring builds the sealing keyring: the configured keys, or the one
 // generated once and kept in the store.
 func keyring(ctx context.Context, cfg *config.File, store pi.Store, log *slog.Logger) (*local.Keyring, error) {

@@ -44,14 +44,14 @@ func TestGeneratedSealingKey(t *testing.T) {
 		RoleARN: "arn:aws:iam::111122223333:role/r", Expiration: time.Now().Add(time.Hour)}
 
 	stsBefore := issuer(withBackend("sts"))
-	if _, ok, _ := store.Setting(ctx, generatedKeySetting); ok {
+	if _, ok, _ := store.Setting(ctx, local.GeneratedKeySetting); ok {
 		t.Fatal("the sts backend stored a sealing key")
 	}
 	token, err := issuer(withBackend("local")).Seal(principal)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := store.Setting(ctx, generatedKeySetting); !ok {
+	if _, ok, _ := store.Setting(ctx, local.GeneratedKeySetting); !ok {
 		t.Fatal("the local backend did not store its generated key")
 	}
 	if _, err := issuer(withBackend("local")).Open(token); err != nil {

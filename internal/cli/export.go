@@ -14,6 +14,7 @@ import (
 
 	"github.com/podidentity/podidentity/internal/backup"
 	"github.com/podidentity/podidentity/internal/config"
+	"github.com/podidentity/podidentity/internal/credentials/local"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
 )
 
@@ -213,7 +214,7 @@ func importBackup(ctx context.Context, store *sqlstore.DB, r io.Reader) (sqlstor
 func warnSettings(w io.Writer, stats sqlstore.LoadStats) {
 	for _, k := range stats.SettingsDiffer {
 		fmt.Fprintf(w, "warning: the target already had setting %q with another value and keeps it\n", k)
-		if k == generatedKeySetting {
+		if k == local.GeneratedKeySetting {
 			fmt.Fprintln(w, "warning: credentials sealed with the source's generated key will not verify against the target; configure credentials.sealingKeys to carry keys across")
 		}
 	}

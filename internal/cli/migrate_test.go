@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/podidentity/podidentity/internal/backup"
+	"github.com/podidentity/podidentity/internal/credentials/local"
 	pi "github.com/podidentity/podidentity/internal/podidentity"
 	"github.com/podidentity/podidentity/internal/store/pgtest"
 	"github.com/podidentity/podidentity/internal/store/sqlstore"
@@ -59,7 +60,7 @@ func seedStore(t *testing.T, url string, n int) {
 	if err := s.TagResource(ctx, "cluster/c0", map[string]string{"env": "prod"}, 50); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetSettingIfAbsent(ctx, generatedKeySetting, "c2VjcmV0"); err != nil {
+	if _, err := s.SetSettingIfAbsent(ctx, local.GeneratedKeySetting, "c2VjcmV0"); err != nil {
 		t.Fatal(err)
 	}
 }
