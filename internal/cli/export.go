@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,25 +20,8 @@ import (
 // storeOptions turns the configuration's storageOptions into the store's,
 // reading the password from its file or environment variable.
 func storeOptions(o config.StorageOptions) (sqlstore.Options, error) {
-	opts := sqlstore.Options{MaxConns: o.MaxConns, MinConns: o.MinConns}
-	switch {
-	case o.PasswordFile != "":
-		b, err := os.ReadFile(o.PasswordFile)
-		if err != nil {
-			return opts, fmt.Errorf("storageOptions.passwordFile: %w", err)
-		}
-		// Secret files usually end in a newline that is not part of it.
-		opts.Password = strings.TrimRight(string(b), "\r\n")
-		if opts.Password == "" {
-			return opts, fmt.Errorf("storageOptions.passwordFile: %s is empty", o.PasswordFile)
-		}
-	case o.PasswordEnv != "":
-		opts.Password = os.Getenv(o.PasswordEnv)
-		if opts.Password == "" {
-			return opts, fmt.Errorf("storageOptions.passwordEnv: the environment variable %s is not set", o.PasswordEnv)
-		}
-	}
-	return opts, nil
+	password, err := o.Password()
+	return sqlstore.Options{MaxConns: o.MaxConns, MinConns: o.MinConns, Password: password}, err
 }
 
 // storageFlags are how export and import name their store: a URL, or the

@@ -192,16 +192,14 @@ func (c *checker) storage(ctx context.Context, f *config.File) {
 	if c.invalid["storage"] || c.invalidUnder("storageOptions") {
 		return
 	}
-	opts := sqlstore.Options{MaxConns: f.StorageOptions.MaxConns, MinConns: f.StorageOptions.MinConns}
-	if p := f.StorageOptions.PasswordFile; p != "" {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return // reported above
-		}
-		opts.Password = strings.TrimRight(string(b), "\r\n")
-	} else if e := f.StorageOptions.PasswordEnv; e != "" {
-		opts.Password = os.Getenv(e)
+	// A password that cannot be read is reported above. Without its file
+	// there is nothing to connect with; an unset variable is tried as an
+	// empty password, which the database then judges.
+	password, err := f.StorageOptions.Password()
+	if err != nil && f.StorageOptions.PasswordFile != "" {
+		return
 	}
+	opts := sqlstore.Options{MaxConns: f.StorageOptions.MaxConns, MinConns: f.StorageOptions.MinConns, Password: password}
 	ctx, cancel := context.WithTimeout(ctx, storageTimeout)
 	defer cancel()
 	if err := sqlstore.Check(ctx, f.Storage, opts); err != nil {
